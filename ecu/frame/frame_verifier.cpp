@@ -62,7 +62,8 @@ Verified<wire::SignalFrame> FrameVerifier::verify(std::span<const std::uint8_t> 
   }
   flatbuffers::Verifier verifier(bytes.data(), bytes.size(), limits_.maxDepth, limits_.maxTables);
   if (!wire::VerifySignalFrameBuffer(verifier)) {
-    return reject(RejectReason::Malformed, "FlatBuffers verification failed (truncated, bad offset, or over depth/table limits)");
+    return reject(RejectReason::Malformed,
+                  "FlatBuffers verification failed (truncated, bad offset, or over depth/table limits)");
   }
   const auto* frame = wire::GetSignalFrame(bytes.data());
   if (frame->schema_version() > kSchemaVersion) {
@@ -74,9 +75,9 @@ Verified<wire::SignalFrame> FrameVerifier::verify(std::span<const std::uint8_t> 
   }
   const RegistryVersion version{frame->registry()->count(), frame->registry()->hash()};
   if (!registry_->hasPrefix(version)) {
-    return reject(RejectReason::IncompatibleRegistry, "frame registry " + toString(version) +
-                                                          " is not a prefix of this reader's " +
-                                                          toString(registry_->version()));
+    return reject(
+        RejectReason::IncompatibleRegistry,
+        "frame registry " + toString(version) + " is not a prefix of this reader's " + toString(registry_->version()));
   }
   const auto* signals = frame->signals();
   if (sizeOf(signals) > limits_.maxSignals) {
@@ -100,9 +101,9 @@ std::optional<Rejection> FrameVerifier::checkSignal(const wire::Signal& signal, 
   const std::uint32_t id = signal.id();
   const std::optional<Rejection> ok;  // no rejection
   if (id == 0 || id > registryCount) {
-    return reject(RejectReason::UnknownSignal,
-                  "signal id " + std::to_string(id) + " is not in the frame's registry of " + std::to_string(registryCount),
-                  id);
+    return reject(
+        RejectReason::UnknownSignal,
+        "signal id " + std::to_string(id) + " is not in the frame's registry of " + std::to_string(registryCount), id);
   }
   if (seenStamp_[id] == frameStamp_) {
     return reject(RejectReason::DuplicateSignal, pathOf(*registry_, id) + " appears twice", id);
@@ -116,22 +117,27 @@ std::optional<Rejection> FrameVerifier::checkSignal(const wire::Signal& signal, 
                   id);
   }
   const auto tooMany = [&](std::size_t n) { return n > limits_.maxArrayElements; };
-  const auto outOfRange = [&]() { return reject(RejectReason::ValueOutOfRange, info.path + " is outside its range", id); };
-  const auto oversized = [&](std::string what) { return reject(RejectReason::OversizedValue, info.path + ": " + what, id); };
+  const auto outOfRange = [&]() {
+    return reject(RejectReason::ValueOutOfRange, info.path + " is outside its range", id);
+  };
+  const auto oversized = [&](std::string what) {
+    return reject(RejectReason::OversizedValue, info.path + ": " + what, id);
+  };
   switch (signal.value_type()) {
     case wire::Value::NONE: return reject(RejectReason::WrongValueType, info.path + " has no value", id);
     case wire::Value::BoolValue:
     case wire::Value::DoubleValue: return ok;
-    case wire::Value::IntValue:
-      return inRange(info.datatype, signal.value_as_IntValue()->v()) ? ok : outOfRange();
-    case wire::Value::UIntValue:
-      return inRange(info.datatype, signal.value_as_UIntValue()->v()) ? ok : outOfRange();
+    case wire::Value::IntValue: return inRange(info.datatype, signal.value_as_IntValue()->v()) ? ok : outOfRange();
+    case wire::Value::UIntValue: return inRange(info.datatype, signal.value_as_UIntValue()->v()) ? ok : outOfRange();
     case wire::Value::StringValue: {
       const auto* s = signal.value_as_StringValue()->v();
-      return sizeOf(s) > limits_.maxStringBytes ? oversized("string over " + std::to_string(limits_.maxStringBytes) + " bytes") : ok;
+      return sizeOf(s) > limits_.maxStringBytes
+                 ? oversized("string over " + std::to_string(limits_.maxStringBytes) + " bytes")
+                 : ok;
     }
     case wire::Value::BytesValue:
-      return sizeOf(signal.value_as_BytesValue()->v()) > limits_.maxFrameBytes ? oversized("bytes over the frame limit") : ok;
+      return sizeOf(signal.value_as_BytesValue()->v()) > limits_.maxFrameBytes ? oversized("bytes over the frame limit")
+                                                                               : ok;
     case wire::Value::BoolArray:
       return tooMany(sizeOf(signal.value_as_BoolArray()->v())) ? oversized("too many elements") : ok;
     case wire::Value::DoubleArray:
@@ -170,8 +176,8 @@ std::optional<Rejection> FrameVerifier::checkSignal(const wire::Signal& signal, 
     }
     case wire::Value::GeoPoint: {
       const auto* p = signal.value_as_GeoPoint();
-      const bool valid = std::isfinite(p->lat()) && std::isfinite(p->lon()) && std::abs(p->lat()) <= 90 &&
-                         std::abs(p->lon()) <= 180;
+      const bool valid =
+          std::isfinite(p->lat()) && std::isfinite(p->lon()) && std::abs(p->lat()) <= 90 && std::abs(p->lon()) <= 180;
       return valid ? ok : outOfRange();
     }
     case wire::Value::Image: {
@@ -206,8 +212,7 @@ Verified<wire::HmiEvent> FrameVerifier::verifyEvent(std::span<const std::uint8_t
     if (!consent->subject() || consent->subject()->size() == 0) {
       return reject(RejectReason::MissingEnvelope, "consent change names no data subject");
     }
-    if (consent->purpose() == wire::ConsentPurpose::Unspecified ||
-        consent->purpose() > wire::ConsentPurpose::MAX) {
+    if (consent->purpose() == wire::ConsentPurpose::Unspecified || consent->purpose() > wire::ConsentPurpose::MAX) {
       return reject(RejectReason::ValueOutOfRange, "consent change has no known purpose");
     }
   }

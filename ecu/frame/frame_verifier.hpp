@@ -20,18 +20,18 @@ namespace cordon::ecu {
 
 // Stable names: they are counter and audit keys (toString()).
 enum class RejectReason : std::uint8_t {
-  TooLarge,             // over VerifyLimits::maxFrameBytes
-  BadIdentifier,        // missing or wrong file identifier
-  Malformed,            // FlatBuffers verifier failed (truncated, bad offsets, too deep, too many tables)
-  UnsupportedSchema,    // schema_version newer than this reader knows
-  MissingEnvelope,      // no vehicle id or source
-  IncompatibleRegistry, // frame's registry is not a prefix of the reader's
-  TooManySignals,       // over VerifyLimits::maxSignals
-  UnknownSignal,        // id 0, or beyond the frame's registry
-  DuplicateSignal,      // same id twice in one frame
-  WrongValueType,       // union member does not match the registry datatype
-  ValueOutOfRange,      // integer outside the datatype's range, or NaN/inf position
-  OversizedValue,       // array, string or image over its limit, or image size mismatch
+  TooLarge,              // over VerifyLimits::maxFrameBytes
+  BadIdentifier,         // missing or wrong file identifier
+  Malformed,             // FlatBuffers verifier failed (truncated, bad offsets, too deep, too many tables)
+  UnsupportedSchema,     // schema_version newer than this reader knows
+  MissingEnvelope,       // no vehicle id or source
+  IncompatibleRegistry,  // frame's registry is not a prefix of the reader's
+  TooManySignals,        // over VerifyLimits::maxSignals
+  UnknownSignal,         // id 0, or beyond the frame's registry
+  DuplicateSignal,       // same id twice in one frame
+  WrongValueType,        // union member does not match the registry datatype
+  ValueOutOfRange,       // integer outside the datatype's range, or NaN/inf position
+  OversizedValue,        // array, string or image over its limit, or image size mismatch
 };
 std::string_view toString(RejectReason reason);
 inline constexpr std::size_t kRejectReasonCount = 12;
@@ -54,7 +54,7 @@ struct Rejection {
 template <typename T>
 class [[nodiscard]] Verified {
  public:
-  Verified(const T* value) : value_(value) {}                // NOLINT(google-explicit-constructor)
+  Verified(const T* value) : value_(value) {}                          // NOLINT(google-explicit-constructor)
   Verified(Rejection rejection) : rejection_(std::move(rejection)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return value_ != nullptr; }
   explicit operator bool() const { return ok(); }

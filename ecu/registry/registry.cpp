@@ -68,9 +68,15 @@ std::string readFile(const std::filesystem::path& file, bool& ok) {
 
 }  // namespace
 
-wire::Value wireKindOf(DataType type) { return factsOf(type).wire; }
-std::optional<IntegerRange> integerRangeOf(DataType type) { return factsOf(type).range; }
-std::optional<DataType> elementTypeOf(DataType type) { return factsOf(type).element; }
+wire::Value wireKindOf(DataType type) {
+  return factsOf(type).wire;
+}
+std::optional<IntegerRange> integerRangeOf(DataType type) {
+  return factsOf(type).range;
+}
+std::optional<DataType> elementTypeOf(DataType type) {
+  return factsOf(type).element;
+}
 
 std::string_view nameOf(DataType type) {
   const char* name = cordon::registry::EnumNameDataType(type);
@@ -150,8 +156,8 @@ Result<std::shared_ptr<const Registry>> Registry::fromVerifiedRoot(const cordon:
   // Views into signals_ are stable now that the vector no longer grows.
   for (const auto& info : registry->signals_) {
     if (!registry->idsByPath_.emplace(info.path, info.id).second) {
-      return Error{"registry path " + info.path + " appears twice (ids " + std::to_string(registry->idsByPath_.at(info.path)) +
-                   " and " + std::to_string(info.id) + ")"};
+      return Error{"registry path " + info.path + " appears twice (ids " +
+                   std::to_string(registry->idsByPath_.at(info.path)) + " and " + std::to_string(info.id) + ")"};
     }
   }
   return std::shared_ptr<const Registry>(std::move(registry));

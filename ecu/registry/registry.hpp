@@ -87,7 +87,7 @@ class Registry {
   static Result<std::shared_ptr<const Registry>> fromVerifiedRoot(const cordon::registry::Registry& root);
 
   std::vector<SignalInfo> signals_;
-  std::vector<std::uint64_t> prefixHashes_;  // [n] = hash of the first n entries
+  std::vector<std::uint64_t> prefixHashes_;                        // [n] = hash of the first n entries
   std::unordered_map<std::string_view, std::uint32_t> idsByPath_;  // views into signals_
   std::string vssVersion_;
   std::string vssSource_;

@@ -106,7 +106,9 @@ std::vector<Candidate> vssCandidates(const std::string& file, std::string& versi
   return out;
 }
 
-std::string jsonString(std::string_view text) { return json::serialize(json::string(text)); }
+std::string jsonString(std::string_view text) {
+  return json::serialize(json::string(text));
+}
 
 // One entry per line so that a change to the registry reads as a one-line diff.
 void writeRegistry(const std::string& file, const std::string& vssVersion, const std::string& vssSource,
@@ -131,7 +133,8 @@ void writeRegistry(const std::string& file, const std::string& vssVersion, const
 }
 
 std::shared_ptr<const Registry> loadRegistry(const std::string& file) {
-  auto loaded = file.empty() ? cordon::Result<std::shared_ptr<const Registry>>(Registry::builtin()) : Registry::fromJsonFile(file);
+  auto loaded = file.empty() ? cordon::Result<std::shared_ptr<const Registry>>(Registry::builtin())
+                             : Registry::fromJsonFile(file);
   if (!loaded) throw std::runtime_error(loaded.error().message);
   return loaded.value();
 }
@@ -147,8 +150,7 @@ std::vector<cordon::ecu::RegistryVersion> readVersions(const std::string& file) 
     cordon::ecu::RegistryVersion v;
     const auto colon = line.find(':');
     const char* end = line.data() + line.size();
-    if (colon == std::string::npos ||
-        std::from_chars(line.data(), line.data() + colon, v.count).ec != std::errc{} ||
+    if (colon == std::string::npos || std::from_chars(line.data(), line.data() + colon, v.count).ec != std::errc{} ||
         std::from_chars(line.data() + colon + 1, end, v.hash, 16).ec != std::errc{}) {
       throw std::runtime_error(file + ":" + std::to_string(lineNo) + ": expected COUNT:HASH");
     }
@@ -222,7 +224,8 @@ int check(const po::variables_map& vm) {
               << vm["versions"].as<std::string>() << " (run cordon-registry sync with --versions)\n";
     ++bad;
   }
-  if (bad == 0) std::cout << versions.size() << " released versions are prefixes of " << registry->size() << " signals\n";
+  if (bad == 0)
+    std::cout << versions.size() << " released versions are prefixes of " << registry->size() << " signals\n";
   return bad == 0 ? kExitOk : kExitFailure;
 }
 
@@ -266,8 +269,8 @@ int main(int argc, char** argv) {
   po::options_description options("Options");
   options.add_options()("help,h", "show this help")("registry", po::value<std::string>(), "registry JSON file")(
       "extensions", po::value<std::string>(), "Cordon extension signals (schemas/extensions.json)")(
-      "vss", po::value<std::string>(), "VSS catalogue (vss.json)")(
-      "versions", po::value<std::string>(), "released versions, one COUNT:HASH per line");
+      "vss", po::value<std::string>(), "VSS catalogue (vss.json)")("versions", po::value<std::string>(),
+                                                                   "released versions, one COUNT:HASH per line");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("keys", po::value<std::vector<std::string>>());
   po::options_description all;

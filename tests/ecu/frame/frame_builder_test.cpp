@@ -59,7 +59,8 @@ TEST_F(FrameBuilderTest, EveryValueKindRoundTrips) {
 
   EXPECT_TRUE(signalOf(frame.value(), "Vehicle.ADAS.ABS.IsEngaged")->value_as_BoolValue()->v());
   EXPECT_EQ(signalOf(frame.value(), "Vehicle.Chassis.Axle.Row1.Torque")->value_as_IntValue()->v(), -12);
-  EXPECT_EQ(signalOf(frame.value(), "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure")->value_as_UIntValue()->v(), 240u);
+  EXPECT_EQ(signalOf(frame.value(), "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure")->value_as_UIntValue()->v(),
+            240u);
   EXPECT_DOUBLE_EQ(signalOf(frame.value(), "Vehicle.Speed")->value_as_DoubleValue()->v(), 42.5);
   EXPECT_EQ(signalOf(frame.value(), "Cordon.Vehicle.LicencePlate")->value_as_StringValue()->v()->str(), "沪A12345");
   EXPECT_EQ(signalOf(frame.value(), "Cordon.Cabin.Audio.Snippet")->value_as_BytesValue()->v()->size(), 3u);

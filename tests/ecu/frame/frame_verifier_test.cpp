@@ -17,9 +17,18 @@ class RawFrame {
  public:
   explicit RawFrame(RegistryVersion version) : version_(version) {}
 
-  RawFrame& schemaVersion(std::uint16_t v) { schema_ = v; return *this; }
-  RawFrame& vehicle(std::string v) { vehicle_ = std::move(v); return *this; }
-  RawFrame& registry(RegistryVersion v) { version_ = v; return *this; }
+  RawFrame& schemaVersion(std::uint16_t v) {
+    schema_ = v;
+    return *this;
+  }
+  RawFrame& vehicle(std::string v) {
+    vehicle_ = std::move(v);
+    return *this;
+  }
+  RawFrame& registry(RegistryVersion v) {
+    version_ = v;
+    return *this;
+  }
 
   RawFrame& uint(std::uint32_t id, std::uint64_t v) {
     const wire::UIntValue value(v);
@@ -125,7 +134,8 @@ TEST_F(FrameVerifierTest, RejectsAVectorLengthPointingPastTheBuffer) {
   auto bytes = validFrame();
   const auto* frame = wire::GetSignalFrame(bytes.data());
   // A Vector pointer aims at its 32-bit length prefix.
-  const auto lengthAt = static_cast<std::size_t>(reinterpret_cast<const std::uint8_t*>(frame->signals()) - bytes.data());
+  const auto lengthAt =
+      static_cast<std::size_t>(reinterpret_cast<const std::uint8_t*>(frame->signals()) - bytes.data());
   const std::uint32_t huge = 0x3fffffff;
   std::memcpy(bytes.data() + lengthAt, &huge, sizeof huge);
   EXPECT_EQ(reasonOf(bytes), RejectReason::Malformed);
