@@ -1,0 +1,28 @@
+#pragma once
+// Small WGS-84 geometry for the simulator: distances, bearings, moving along a
+// great circle, and point-in-polygon. Spherical-earth formulas: metre-level error over
+// a city, which is all route planning needs.
+#include <vector>
+
+namespace cordon::sim {
+
+struct LatLon {
+  double lat = 0;  // degrees, WGS-84
+  double lon = 0;
+};
+
+inline constexpr double kEarthRadiusM = 6'371'008.8;  // IUGG mean radius
+
+double distanceM(LatLon a, LatLon b);
+double bearingDeg(LatLon from, LatLon to);  // 0 = north, clockwise, [0, 360)
+// The point `metres` along the great circle from `from` towards `to`.
+LatLon moveTowards(LatLon from, LatLon to, double metres);
+
+// A polygon ring (first point need not repeat at the end). Even-odd rule; points on
+// the edge may fall either way.
+struct Polygon {
+  std::vector<LatLon> ring;
+  bool contains(LatLon p) const;
+};
+
+}  // namespace cordon::sim
