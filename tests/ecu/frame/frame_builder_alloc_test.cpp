@@ -34,7 +34,7 @@ TEST(FrameBuilderAllocations, NonePerFrameOrSignalInSteadyState) {
     if (info.datatype == DataType::Float && floats.size() < 20) floats.push_back(info.id);
   }
   const auto dtc = *registry->idOf("Vehicle.Diagnostics.DTCList");
-  const auto plate = *registry->idOf("Cordon.Vehicle.LicencePlate");
+  const auto plate = *registry->idOf("Vehicle.VehicleIdentification.LicensePlate");
   const auto image = *registry->idOf("Cordon.Camera.Front.Image");
   const std::string dtcs[] = {"P0300", "U0100", "B1234"};
   std::vector<std::uint8_t> pixels(160 * 120, 7);

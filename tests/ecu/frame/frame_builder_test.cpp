@@ -33,13 +33,13 @@ TEST_F(FrameBuilderTest, EveryValueKindRoundTrips) {
   ASSERT_TRUE(builder_.addInt(id("Vehicle.Chassis.Axle.Row1.Torque"), -12));
   ASSERT_TRUE(builder_.addUInt(id("Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure"), 240));
   ASSERT_TRUE(builder_.addDouble(id("Vehicle.Speed"), 42.5));
-  ASSERT_TRUE(builder_.addString(id("Cordon.Vehicle.LicencePlate"), "沪A12345"));
+  ASSERT_TRUE(builder_.addString(id("Vehicle.VehicleIdentification.LicensePlate"), "沪A12345"));
   const std::uint8_t audio[] = {1, 2, 3};
   ASSERT_TRUE(builder_.addBytes(id("Cordon.Cabin.Audio.Snippet"), audio));
   const std::string dtcs[] = {"P0300", "U0100"};
   ASSERT_TRUE(builder_.addStringArray(id("Vehicle.Diagnostics.DTCList"), dtcs));
   const double gaze[] = {1.5, -2.0};
-  ASSERT_TRUE(builder_.addDoubleArray(id("Cordon.Driver.Gaze"), gaze));
+  ASSERT_TRUE(builder_.addDoubleArray(id("Cordon.Trip.History"), gaze));
   ASSERT_TRUE(builder_.addGeoPoint(id("Cordon.CurrentLocation.GeoPoint"), {31.2304, 121.4737, 12.0, 3.5f}));
   std::vector<std::uint8_t> pixels(16 * 8, 128);
   const ImageRegion regions[] = {{wire::Box(1, 2, 3, 4), wire::RegionKind::Face, 80, true}};
@@ -62,12 +62,12 @@ TEST_F(FrameBuilderTest, EveryValueKindRoundTrips) {
   EXPECT_EQ(signalOf(frame.value(), "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure")->value_as_UIntValue()->v(),
             240u);
   EXPECT_DOUBLE_EQ(signalOf(frame.value(), "Vehicle.Speed")->value_as_DoubleValue()->v(), 42.5);
-  EXPECT_EQ(signalOf(frame.value(), "Cordon.Vehicle.LicencePlate")->value_as_StringValue()->v()->str(), "沪A12345");
+  EXPECT_EQ(signalOf(frame.value(), "Vehicle.VehicleIdentification.LicensePlate")->value_as_StringValue()->v()->str(), "沪A12345");
   EXPECT_EQ(signalOf(frame.value(), "Cordon.Cabin.Audio.Snippet")->value_as_BytesValue()->v()->size(), 3u);
   const auto* dtc = signalOf(frame.value(), "Vehicle.Diagnostics.DTCList")->value_as_StringArray()->v();
   ASSERT_EQ(dtc->size(), 2u);
   EXPECT_EQ(dtc->Get(1)->str(), "U0100");
-  EXPECT_DOUBLE_EQ(signalOf(frame.value(), "Cordon.Driver.Gaze")->value_as_DoubleArray()->v()->Get(1), -2.0);
+  EXPECT_DOUBLE_EQ(signalOf(frame.value(), "Cordon.Trip.History")->value_as_DoubleArray()->v()->Get(1), -2.0);
   const auto* point = signalOf(frame.value(), "Cordon.CurrentLocation.GeoPoint")->value_as_GeoPoint();
   EXPECT_DOUBLE_EQ(point->lat(), 31.2304);
   EXPECT_DOUBLE_EQ(point->lon(), 121.4737);

@@ -149,7 +149,7 @@ TEST_F(FrameVerifierTest, RejectsOverLimits) {
   // The frame nests frame -> signals -> signal -> string array -> strings: deeper than 2.
   EXPECT_EQ(reasonOf(bytes, {.maxDepth = 2}), RejectReason::Malformed);
   EXPECT_EQ(reasonOf(bytes, {.maxTables = 2}), RejectReason::Malformed);
-  auto longString = raw().str(id("Cordon.Vehicle.LicencePlate"), std::string(100, 'x')).bytes();
+  auto longString = raw().str(id("Vehicle.VehicleIdentification.LicensePlate"), std::string(100, 'x')).bytes();
   EXPECT_EQ(reasonOf(longString, {.maxStringBytes = 99}), RejectReason::OversizedValue);
 }
 
