@@ -66,31 +66,27 @@ void FrameBuilder::push(std::uint32_t id, wire::Value kind, flatbuffers::Offset<
 
 Status FrameBuilder::addBool(std::uint32_t id, bool value) {
   if (auto s = check(id, wire::Value::BoolValue); !s) return s;
-  const wire::BoolValue v(value);
-  push(id, wire::Value::BoolValue, fbb_.CreateStruct(v).Union());
+  push(id, wire::Value::BoolValue, wire::CreateBoolValue(fbb_, value).Union());
   return {};
 }
 
 Status FrameBuilder::addInt(std::uint32_t id, std::int64_t value) {
   if (auto s = check(id, wire::Value::IntValue); !s) return s;
   if (auto s = checkRange(id, registry_->find(id)->datatype, value); !s) return s;
-  const wire::IntValue v(value);
-  push(id, wire::Value::IntValue, fbb_.CreateStruct(v).Union());
+  push(id, wire::Value::IntValue, wire::CreateIntValue(fbb_, value).Union());
   return {};
 }
 
 Status FrameBuilder::addUInt(std::uint32_t id, std::uint64_t value) {
   if (auto s = check(id, wire::Value::UIntValue); !s) return s;
   if (auto s = checkRangeU(id, registry_->find(id)->datatype, value); !s) return s;
-  const wire::UIntValue v(value);
-  push(id, wire::Value::UIntValue, fbb_.CreateStruct(v).Union());
+  push(id, wire::Value::UIntValue, wire::CreateUIntValue(fbb_, value).Union());
   return {};
 }
 
 Status FrameBuilder::addDouble(std::uint32_t id, double value) {
   if (auto s = check(id, wire::Value::DoubleValue); !s) return s;
-  const wire::DoubleValue v(value);
-  push(id, wire::Value::DoubleValue, fbb_.CreateStruct(v).Union());
+  push(id, wire::Value::DoubleValue, wire::CreateDoubleValue(fbb_, value).Union());
   return {};
 }
 
@@ -162,8 +158,8 @@ Status FrameBuilder::addGeoPoint(std::uint32_t id, const GeoPointValue& value) {
   if (!std::isfinite(value.lat) || !std::isfinite(value.lon) || std::abs(value.lat) > 90 || std::abs(value.lon) > 180) {
     return signalError(*registry_, id, "position outside -90..90 / -180..180 degrees");
   }
-  const wire::GeoPoint point(value.lat, value.lon, value.alt, value.accuracy, value.datum);
-  push(id, wire::Value::GeoPoint, fbb_.CreateStruct(point).Union());
+  push(id, wire::Value::GeoPoint,
+       wire::CreateGeoPoint(fbb_, value.lat, value.lon, value.alt, value.accuracy, value.datum).Union());
   return {};
 }
 

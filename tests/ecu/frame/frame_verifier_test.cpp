@@ -31,13 +31,12 @@ class RawFrame {
   }
 
   RawFrame& uint(std::uint32_t id, std::uint64_t v) {
-    const wire::UIntValue value(v);
-    signals_.push_back(wire::CreateSignal(fbb_, id, wire::Value::UIntValue, fbb_.CreateStruct(value).Union()));
+    signals_.push_back(wire::CreateSignal(fbb_, id, wire::Value::UIntValue, wire::CreateUIntValue(fbb_, v).Union()));
     return *this;
   }
   RawFrame& dbl(std::uint32_t id, double v) {
-    const wire::DoubleValue value(v);
-    signals_.push_back(wire::CreateSignal(fbb_, id, wire::Value::DoubleValue, fbb_.CreateStruct(value).Union()));
+    signals_.push_back(
+        wire::CreateSignal(fbb_, id, wire::Value::DoubleValue, wire::CreateDoubleValue(fbb_, v).Union()));
     return *this;
   }
   RawFrame& str(std::uint32_t id, const std::string& v) {
@@ -46,8 +45,8 @@ class RawFrame {
     return *this;
   }
   RawFrame& geo(std::uint32_t id, double lat, double lon) {
-    const wire::GeoPoint p(lat, lon, 0, 0, wire::GeoDatum::WGS84);
-    signals_.push_back(wire::CreateSignal(fbb_, id, wire::Value::GeoPoint, fbb_.CreateStruct(p).Union()));
+    auto p = wire::CreateGeoPoint(fbb_, lat, lon, 0, 0, wire::GeoDatum::WGS84);
+    signals_.push_back(wire::CreateSignal(fbb_, id, wire::Value::GeoPoint, p.Union()));
     return *this;
   }
   RawFrame& image(std::uint32_t id, std::uint16_t w, std::uint16_t h, std::size_t pixelCount) {
