@@ -29,6 +29,16 @@ std::size_t sizeOf(const Vector* v) {
   return v ? v->size() : 0;
 }
 
+template <typename Vector>
+bool allInRange(DataType element, const Vector* v) {
+  if (v) {
+    for (auto x : *v) {
+      if (!inRange(element, x)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view toString(RejectReason reason) {
@@ -145,24 +155,12 @@ std::optional<Rejection> FrameVerifier::checkSignal(const wire::Signal& signal, 
     case wire::Value::IntArray: {
       const auto* v = signal.value_as_IntArray()->v();
       if (tooMany(sizeOf(v))) return oversized("too many elements");
-      const auto element = *elementTypeOf(info.datatype);
-      if (v) {
-        for (auto x : *v) {
-          if (!inRange(element, x)) return outOfRange();
-        }
-      }
-      return ok;
+      return allInRange(*elementTypeOf(info.datatype), v) ? ok : outOfRange();
     }
     case wire::Value::UIntArray: {
       const auto* v = signal.value_as_UIntArray()->v();
       if (tooMany(sizeOf(v))) return oversized("too many elements");
-      const auto element = *elementTypeOf(info.datatype);
-      if (v) {
-        for (auto x : *v) {
-          if (!inRange(element, x)) return outOfRange();
-        }
-      }
-      return ok;
+      return allInRange(*elementTypeOf(info.datatype), v) ? ok : outOfRange();
     }
     case wire::Value::StringArray: {
       const auto* v = signal.value_as_StringArray()->v();
