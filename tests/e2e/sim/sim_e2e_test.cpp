@@ -111,6 +111,11 @@ TEST_P(SimE2e, SubscriberReceivesAndDecodesEverything) {
     EXPECT_NE(text.str().find("\"vehicle_id\": \"LSVAX4E69PN000001\""), std::string::npos) << topic;
   }
   EXPECT_FALSE(samplePerTopic.empty());
+  if (!HasFailure()) {  // kept on failure, for the logs
+    fs::remove_all(dir);
+    std::error_code ignored;
+    fs::remove(dir.parent_path(), ignored);  // only once empty
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, SimE2e,

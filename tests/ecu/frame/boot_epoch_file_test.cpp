@@ -3,15 +3,24 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "ecu/frame/frame_builder.hpp"
 
 namespace cordon::ecu {
 namespace {
 
+// One scratch directory per test binary run, removed when the binary exits.
+struct ScratchDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("cordon-boot-epoch-" + std::to_string(::getpid()));
+  ScratchDir() { std::filesystem::create_directories(path); }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+
 std::filesystem::path scratchFile(const char* name) {
-  auto dir = std::filesystem::temp_directory_path() / ("cordon-boot-epoch-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto file = dir / name;
+  static ScratchDir dir;
+  auto file = dir.path / name;
   std::filesystem::remove(file);
   return file;
 }

@@ -75,6 +75,7 @@ TEST(GeoJson, RefusesOtherDatumsAndBrokenFiles) {
   ASSERT_FALSE(badSpeeds.ok());
   EXPECT_NE(badSpeeds.error().message.find("one entry per segment"), std::string::npos);
   EXPECT_FALSE(loadRoutes(dir / "missing.geojson").ok());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
