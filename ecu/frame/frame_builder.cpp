@@ -52,7 +52,7 @@ Status FrameBuilder::checkRange(std::uint32_t id, DataType type, std::int64_t va
   return {};
 }
 
-Status FrameBuilder::checkRangeU(std::uint32_t id, DataType type, std::uint64_t value) const {
+Status FrameBuilder::checkRange(std::uint32_t id, DataType type, std::uint64_t value) const {
   const auto range = integerRangeOf(type);
   if (range && value > range->max) {
     return signalError(*registry_, id, std::to_string(value) + " is outside " + std::string(nameOf(type)));
@@ -79,7 +79,7 @@ Status FrameBuilder::addInt(std::uint32_t id, std::int64_t value) {
 
 Status FrameBuilder::addUInt(std::uint32_t id, std::uint64_t value) {
   if (auto s = check(id, wire::Value::UIntValue); !s) return s;
-  if (auto s = checkRangeU(id, registry_->find(id)->datatype, value); !s) return s;
+  if (auto s = checkRange(id, registry_->find(id)->datatype, value); !s) return s;
   push(id, wire::Value::UIntValue, wire::CreateUIntValue(fbb_, value).Union());
   return {};
 }
@@ -115,23 +115,25 @@ Status FrameBuilder::addBoolArray(std::uint32_t id, std::span<const bool> values
   return {};
 }
 
-Status FrameBuilder::addIntArray(std::uint32_t id, std::span<const std::int64_t> values) {
-  if (auto s = check(id, wire::Value::IntArray); !s) return s;
+template <typename T>
+Status FrameBuilder::checkElements(std::uint32_t id, wire::Value kind, std::span<const T> values) const {
+  if (auto s = check(id, kind); !s) return s;
   const auto element = *elementTypeOf(registry_->find(id)->datatype);
   for (auto v : values) {
     if (auto s = checkRange(id, element, v); !s) return s;
   }
+  return {};
+}
+
+Status FrameBuilder::addIntArray(std::uint32_t id, std::span<const std::int64_t> values) {
+  if (auto s = checkElements(id, wire::Value::IntArray, values); !s) return s;
   const auto vec = fbb_.CreateVector(values.data(), values.size());
   push(id, wire::Value::IntArray, wire::CreateIntArray(fbb_, vec).Union());
   return {};
 }
 
 Status FrameBuilder::addUIntArray(std::uint32_t id, std::span<const std::uint64_t> values) {
-  if (auto s = check(id, wire::Value::UIntArray); !s) return s;
-  const auto element = *elementTypeOf(registry_->find(id)->datatype);
-  for (auto v : values) {
-    if (auto s = checkRangeU(id, element, v); !s) return s;
-  }
+  if (auto s = checkElements(id, wire::Value::UIntArray, values); !s) return s;
   const auto vec = fbb_.CreateVector(values.data(), values.size());
   push(id, wire::Value::UIntArray, wire::CreateUIntArray(fbb_, vec).Union());
   return {};

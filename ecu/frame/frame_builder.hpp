@@ -86,7 +86,10 @@ class FrameBuilder {
  private:
   Status check(std::uint32_t id, wire::Value kind) const;
   Status checkRange(std::uint32_t id, DataType type, std::int64_t value) const;
-  Status checkRangeU(std::uint32_t id, DataType type, std::uint64_t value) const;
+  Status checkRange(std::uint32_t id, DataType type, std::uint64_t value) const;
+  // check() for an integer array, then every element against the element type's range.
+  template <typename T>
+  Status checkElements(std::uint32_t id, wire::Value kind, std::span<const T> values) const;
   void push(std::uint32_t id, wire::Value kind, flatbuffers::Offset<void> value);
 
   std::shared_ptr<const Registry> registry_;
