@@ -1,0 +1,362 @@
+// cordon-policy: check, compile, sign, verify and explain Cordon policies
+// (docs/policy.md). A thin front end over gateway/policy.
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gateway/policy/bundle_file.hpp"
+#include "gateway/policy/classification_table.hpp"
+#include "gateway/policy/policy_compiler.hpp"
+#include "gateway/policy/policy_source.hpp"
+
+namespace po = boost::program_options;
+using namespace cordon;
+using namespace cordon::policy;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+const char* const kUsage = R"(usage: cordon-policy COMMAND [options]
+
+Commands:
+  check FILE [--golden CSV] [--registry R]   validate a policy; errors and warnings with line numbers
+  compile FILE -o BUNDLE [--golden CSV] [--registry R]
+                                             compile to an (unsigned) bundle
+  sign BUNDLE --key PRIVATE.pem [-o OUT]     sign a bundle with Ed25519 (in place without -o)
+  verify BUNDLE --pubkey PUBLIC.pem          check a bundle's signature and contents
+  keygen --private FILE --public FILE        make an Ed25519 key pair for signing bundles
+  explain --policy P PATH...                 tags, primary category, rule and citation of signals
+  coverage --policy P [--registry R]         list signals no rule classifies (exit 1 if any)
+  classify --policy P [--registry R] [-o CSV]
+                                             the classification of every signal, as the golden CSV
+
+P is a policy (JSON) or a compiled bundle. R is a registry JSON (default: the registry
+built into this program). `cordon-policy COMMAND --help` describes each command.
+Exit status: 0 success, 1 the check or verification failed, 2 bad usage or unreadable input.
+)";
+
+struct Failure {
+  int exitCode;
+  std::string message;
+};
+
+std::int64_t nowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::shared_ptr<const ecu::Registry> loadRegistry(const po::variables_map& vm) {
+  if (!vm.count("registry")) return ecu::Registry::builtin();
+  auto registry = ecu::Registry::fromJsonFile(vm["registry"].as<std::string>());
+  if (!registry) throw Failure{kExitUsage, registry.error().message};
+  return registry.value();
+}
+
+std::map<std::string, ClassificationRow, std::less<>> loadGolden(const std::string& file) {
+  auto text = readTextFile(file);
+  if (!text) throw Failure{kExitUsage, text.error().message};
+  auto rows = parseClassificationCsv(text.value());
+  if (!rows) throw Failure{kExitUsage, file + ": " + rows.error().message};
+  return std::move(rows.value());
+}
+
+bool isBundleFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  char head[8] = {};
+  in.read(head, sizeof head);
+  return in.gcount() == 8 && std::string_view(head + 4, 4) == "CPB1";
+}
+
+void printDiagnostics(const CompileResult& result) {
+  for (const Diagnostic& d : result.diagnostics) std::cerr << toString(d) << '\n';
+}
+
+// A policy to inspect, from its source (compiled here, without the review check) or
+// from a bundle (signature not checked: inspection only).
+std::shared_ptr<const CompiledPolicy> inspect(const std::string& file, const ecu::Registry& registry,
+                                              std::vector<std::uint32_t>* unclassified = nullptr) {
+  if (isBundleFile(file)) {
+    auto bytes = readBinaryFile(file);
+    if (!bytes) throw Failure{kExitUsage, bytes.error().message};
+    auto opened = openBundleFile(bytes.value());
+    if (!opened) throw Failure{kExitUsage, file + ": " + opened.error().message};
+    auto policy = CompiledPolicy::fromBundleBytes(opened->bundle);
+    if (!policy) throw Failure{kExitUsage, file + ": " + policy.error().message};
+    if (unclassified != nullptr) {
+      for (const ecu::SignalInfo& s : registry.signals()) {
+        if (policy.value()->ruleFor(s.id) == nullptr) unclassified->push_back(s.id);
+      }
+    }
+    return policy.value();
+  }
+  auto source = PolicySource::load(file);
+  if (!source) throw Failure{kExitUsage, source.error().message};
+  CompileOptions options;
+  options.now = nowUnix();
+  options.reviewWildcardOrdinary = false;
+  CompileResult result = compilePolicy(source.value(), registry, options);
+  if (unclassified != nullptr) *unclassified = result.unclassified;
+  if (!result.ok()) {
+    printDiagnostics(result);
+    // For coverage, unclassified signals are the answer, not a failure to inspect.
+    if (unclassified != nullptr && !result.unclassified.empty()) return nullptr;
+    throw Failure{kExitFailure, file + ": the policy does not compile"};
+  }
+  auto policy = CompiledPolicy::fromBundleBytes(result.bundle);
+  if (!policy) throw Failure{kExitFailure, policy.error().message};
+  return policy.value();
+}
+
+po::variables_map parse(const std::vector<std::string>& args, po::options_description options,
+                        const po::positional_options_description& positional, const char* usage) {
+  options.add_options()("help,h", "this help");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n" << options;
+      throw Failure{kExitOk, ""};
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Failure{kExitUsage, std::string(e.what()) + "\n" + usage};
+  }
+  return vm;
+}
+
+int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
+  po::options_description options("Options");
+  options.add_options()("file", po::value<std::string>()->required(), "policy JSON")
+      ("output,o", po::value<std::string>(), "bundle file to write (compile)")
+      ("golden", po::value<std::string>(), "reviewed classification CSV (tests/golden/classification.csv)")
+      ("registry", po::value<std::string>(), "registry JSON (default: built in)")
+      ("now", po::value<std::string>(), "judge expiry at this RFC 3339 UTC time instead of now");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  const auto vm = parse(args, options, positional,
+                        compile ? "usage: cordon-policy compile FILE -o BUNDLE [--golden CSV] [--registry R]"
+                                : "usage: cordon-policy check FILE [--golden CSV] [--registry R]");
+  if (compile && !vm.count("output")) throw Failure{kExitUsage, "compile needs -o BUNDLE"};
+  const auto registry = loadRegistry(vm);
+  std::map<std::string, ClassificationRow, std::less<>> golden;
+  CompileOptions compileOptions;
+  compileOptions.now = nowUnix();
+  if (vm.count("now")) {
+    auto now = parseUtc(vm["now"].as<std::string>());
+    if (!now) throw Failure{kExitUsage, "--now: " + now.error().message};
+    compileOptions.now = now.value();
+  }
+  if (vm.count("golden")) {
+    golden = loadGolden(vm["golden"].as<std::string>());
+    compileOptions.golden = &golden;
+  }
+  const std::string file = vm["file"].as<std::string>();
+  auto source = PolicySource::load(file);
+  if (!source) throw Failure{kExitFailure, source.error().message};
+  const CompileResult result = compilePolicy(source.value(), *registry, compileOptions);
+  printDiagnostics(result);
+  const auto errors = std::count_if(result.diagnostics.begin(), result.diagnostics.end(),
+                                    [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::Error; });
+  const auto warnings = static_cast<std::ptrdiff_t>(result.diagnostics.size()) - errors;
+  if (!result.ok()) throw Failure{kExitFailure, file + ": " + std::to_string(errors) + " error(s), " + std::to_string(warnings) + " warning(s)"};
+  auto policy = CompiledPolicy::fromBundleBytes(result.bundle);
+  if (!policy) throw Failure{kExitFailure, policy.error().message};
+  const CompiledPolicy& p = *policy.value();
+  if (compile) {
+    const auto output = vm["output"].as<std::string>();
+    if (Status written = writeFileAtomically(output, unsignedBundleFile(result.bundle)); !written) {
+      throw Failure{kExitFailure, written.message()};
+    }
+    std::cout << "compiled " << p.name() << " v" << p.version() << " -> " << output << " (" << result.bundle.size()
+              << " bytes, unsigned)\n";
+  } else {
+    std::cout << file << ": ok, " << warnings << " warning(s)\n";
+  }
+  std::cout << "  rules " << p.rules().size() << ", signals " << registry->size() << " (registry "
+            << ecu::toString(registry->version()) << "), geofences " << p.geofences().size() << ", valid until "
+            << formatUtc(p.validUntil()) << "\n  policy hash " << p.policyHashHex() << '\n';
+  return kExitOk;
+}
+
+int runSign(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")
+      ("key", po::value<std::string>()->required(), "Ed25519 private key (PEM)")
+      ("output,o", po::value<std::string>(), "signed bundle to write (default: replace BUNDLE)");
+  po::positional_options_description positional;
+  positional.add("bundle", 1);
+  const auto vm = parse(args, options, positional, "usage: cordon-policy sign BUNDLE --key PRIVATE.pem [-o OUT]");
+  const auto bundle = vm["bundle"].as<std::string>();
+  auto bytes = readBinaryFile(bundle);
+  if (!bytes) throw Failure{kExitUsage, bytes.error().message};
+  auto key = Ed25519Key::fromPemFile(vm["key"].as<std::string>());
+  if (!key) throw Failure{kExitUsage, key.error().message};
+  if (!key->hasPrivate()) throw Failure{kExitUsage, vm["key"].as<std::string>() + ": signing needs the private key"};
+  auto signedBytes = signBundleFile(bytes.value(), key.value());
+  if (!signedBytes) throw Failure{kExitFailure, bundle + ": " + signedBytes.error().message};
+  const auto output = vm.count("output") ? vm["output"].as<std::string>() : bundle;
+  if (Status written = writeFileAtomically(output, signedBytes.value()); !written) throw Failure{kExitFailure, written.message()};
+  std::cout << "signed " << output << " with key " << key->keyId() << '\n';
+  return kExitOk;
+}
+
+int runVerify(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")
+      ("pubkey", po::value<std::string>()->required(), "trusted Ed25519 public key (PEM)");
+  po::positional_options_description positional;
+  positional.add("bundle", 1);
+  const auto vm = parse(args, options, positional, "usage: cordon-policy verify BUNDLE --pubkey PUBLIC.pem");
+  const auto bundle = vm["bundle"].as<std::string>();
+  auto bytes = readBinaryFile(bundle);
+  if (!bytes) throw Failure{kExitUsage, bytes.error().message};
+  auto key = Ed25519Key::fromPemFile(vm["pubkey"].as<std::string>());
+  if (!key) throw Failure{kExitUsage, key.error().message};
+  BundleRequirements requirements;
+  requirements.trustedKey = &key.value();
+  requirements.now = nowUnix();
+  requirements.clockSynchronised = true;
+  auto policy = loadBundle(bytes.value(), requirements);
+  if (!policy) throw Failure{kExitFailure, bundle + ": " + policy.error().message};
+  const CompiledPolicy& p = *policy.value();
+  std::cout << bundle << ": signature ok (key " << key->keyId() << ")\n  " << p.name() << " v" << p.version()
+            << ", valid until " << formatUtc(p.validUntil()) << ", registry " << ecu::toString(p.registryVersion())
+            << "\n  policy hash " << p.policyHashHex() << '\n';
+  return kExitOk;
+}
+
+int runKeygen(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("private", po::value<std::string>()->required(), "private key file to write (PEM, mode 0600)")
+      ("public", po::value<std::string>()->required(), "public key file to write (PEM)");
+  const auto vm = parse(args, options, {}, "usage: cordon-policy keygen --private FILE --public FILE");
+  auto key = Ed25519Key::generate();
+  if (!key) throw Failure{kExitFailure, key.error().message};
+  const auto write = [](const std::string& file, const std::string& text, std::filesystem::perms perms) {
+    const std::span bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    if (Status s = writeFileAtomically(file, bytes); !s) throw Failure{kExitFailure, s.message()};
+    std::filesystem::permissions(file, perms);
+  };
+  using std::filesystem::perms;
+  write(vm["private"].as<std::string>(), key->privatePem(), perms::owner_read | perms::owner_write);
+  write(vm["public"].as<std::string>(), key->publicPem(),
+        perms::owner_read | perms::owner_write | perms::group_read | perms::others_read);
+  std::cout << "key " << key->keyId() << '\n';
+  return kExitOk;
+}
+
+int runExplain(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
+      ("path", po::value<std::vector<std::string>>()->required(), "signal path(s)")
+      ("registry", po::value<std::string>(), "registry JSON (default: built in)");
+  po::positional_options_description positional;
+  positional.add("path", -1);
+  const auto vm = parse(args, options, positional, "usage: cordon-policy explain --policy P PATH...");
+  const auto registry = loadRegistry(vm);
+  const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
+  int exit = kExitOk;
+  for (const std::string& path : vm["path"].as<std::vector<std::string>>()) {
+    const auto id = registry->idOf(path);
+    if (!id) {
+      std::cerr << path << ": not in the registry (" << ecu::toString(registry->version()) << ")\n";
+      exit = kExitFailure;
+      continue;
+    }
+    const ecu::SignalInfo& signal = *registry->find(*id);
+    std::cout << path << "  (id " << *id << ", " << ecu::nameOf(signal.datatype)
+              << (signal.unit.empty() ? "" : ", " + signal.unit) << ")\n";
+    const RuleInfo* rule = policy->ruleFor(*id);
+    if (rule == nullptr) {
+      std::cout << "  unclassified: no rule; stripped from every export and counted\n";
+      exit = kExitFailure;
+      continue;
+    }
+    std::cout << "  primary   " << nameOf(primaryCategory(rule->tags)) << "\n  tags      " << toString(rule->tags) << '\n';
+    for (std::size_t i = 0; i < kConditionCount; ++i) {
+      if (rule->whenTags[i].empty()) continue;
+      const TagSet with = rule->tagsIn([&] { ConditionSet c; c.set(static_cast<Condition>(i)); return c; }());
+      std::cout << "  when " << wire::policy::EnumNameCondition(static_cast<Condition>(i)) << ": +"
+                << toString(rule->whenTags[i]) << " (primary " << nameOf(primaryCategory(with)) << ")\n";
+    }
+    std::cout << "  rule      " << rule->id;
+    for (const auto& pattern : rule->patterns) std::cout << (pattern == rule->patterns.front() ? "  [" : ", ") << pattern;
+    std::cout << (rule->patterns.empty() ? "" : "]") << "\n  citation  " << rule->citationText() << '\n';
+    if (rule->consent != ConsentPurpose::Unspecified) std::cout << "  consent   " << wire::EnumNameConsentPurpose(rule->consent) << '\n';
+    std::cout << "  domestic  " << wire::policy::EnumNameDomesticForm(rule->domestic) << "\n  overseas  "
+              << wire::policy::EnumNameOverseasForm(rule->overseas)
+              << (rule->stripOverseasWithPosition ? " (stripped when the frame carries a high-rate position)" : "") << '\n';
+    if (!rule->note.empty()) std::cout << "  note      " << rule->note << '\n';
+  }
+  return exit;
+}
+
+int runCoverage(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
+      ("registry", po::value<std::string>(), "registry JSON (default: built in)");
+  const auto vm = parse(args, options, {}, "usage: cordon-policy coverage --policy P [--registry R]");
+  const auto registry = loadRegistry(vm);
+  std::vector<std::uint32_t> unclassified;
+  inspect(vm["policy"].as<std::string>(), *registry, &unclassified);
+  for (std::uint32_t id : unclassified) std::cout << "unclassified " << registry->find(id)->path << '\n';
+  const auto total = registry->size();
+  const auto covered = total - unclassified.size();
+  char percent[16];
+  std::snprintf(percent, sizeof percent, "%.1f", total == 0 ? 100.0 : 100.0 * static_cast<double>(covered) / static_cast<double>(total));
+  std::cout << "coverage: " << covered << "/" << total << " signals classified (" << percent << "%), registry "
+            << ecu::toString(registry->version()) << '\n';
+  return unclassified.empty() ? kExitOk : kExitFailure;
+}
+
+int runClassify(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
+      ("registry", po::value<std::string>(), "registry JSON (default: built in)")
+      ("output,o", po::value<std::string>(), "CSV file to write (default: standard output)");
+  const auto vm = parse(args, options, {}, "usage: cordon-policy classify --policy P [--registry R] [-o CSV]");
+  const auto registry = loadRegistry(vm);
+  const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
+  const std::string csv = toCsv(classificationRows(*policy, *registry));
+  if (!vm.count("output")) {
+    std::cout << csv;
+    return kExitOk;
+  }
+  const std::span bytes(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size());
+  if (Status s = writeFileAtomically(vm["output"].as<std::string>(), bytes); !s) throw Failure{kExitFailure, s.message()};
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    (argc < 2 ? std::cerr : std::cout) << kUsage;
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "check") return runCheckOrCompile(args, false);
+    if (command == "compile") return runCheckOrCompile(args, true);
+    if (command == "sign") return runSign(args);
+    if (command == "verify") return runVerify(args);
+    if (command == "keygen") return runKeygen(args);
+    if (command == "explain") return runExplain(args);
+    if (command == "coverage") return runCoverage(args);
+    if (command == "classify") return runClassify(args);
+    std::cerr << "cordon-policy: unknown command '" << command << "'\n" << kUsage;
+    return kExitUsage;
+  } catch (const Failure& failure) {
+    if (!failure.message.empty()) (failure.exitCode == kExitOk ? std::cout : std::cerr) << "cordon-policy: " << failure.message << '\n';
+    return failure.exitCode;
+  }
+}
