@@ -1,14 +1,24 @@
 // cordon-sim: a connected car's ECUs on the in-vehicle MQTT broker. Wiring only; the
 // simulation lives in sim/engine, the ECUs in sim/ecus, the scenarios in sim/scenario.
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "ecu/frame/frame_builder.hpp"
+#include "ecu/publish/paho_mqtt_client.hpp"
 #include "ecu/publish/publisher.hpp"
 #include "sim/engine/simulator.hpp"
+#include "sim/publish/socket_mqtt_client.hpp"
+#include "sim/rng.hpp"
 
 namespace po = boost::program_options;
 using namespace cordon;
@@ -18,6 +28,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kMaxShards = 64;
 
 // Publishes through libcordon-ecu's Publisher; a full window waits, then counts as an error.
 class PublisherSink final : public sim::FrameSink {
@@ -48,10 +59,194 @@ void printList() {
   }
 }
 
-void printSummary(const sim::SimSummary& summary, const ecu::PublisherCounters* counters) {
+// One simulated vehicle's run: what it needs and what it reports. With --shards N the
+// parent forks N of these; each sends its RunResult back over a pipe as text.
+struct RunConfig {
+  sim::SimOptions sim;
+  std::string broker;  // empty: --no-broker
+  std::string clientId;
+  std::string caFile;
+  std::string mqttClient;  // paho or socket
+  int qos = 1;
+  std::string truthFile;  // empty: none
+  bool progress = false;
+  std::string label;  // "" or "shard K/N: ", before every message on stderr
+};
+
+struct RunResult {
+  int exit = kExitOk;
+  sim::SimSummary summary;
+  bool published = false;
+  ecu::PublisherCounters counters;
+  double totalWallS = 0;  // run, flush and disconnect: until the last acknowledgement
+};
+
+std::unique_ptr<ecu::MqttClient> makeClient(const RunConfig& config, const ecu::MqttClientOptions& mqtt,
+                                            std::string& error) {
+  if (config.mqttClient == "socket") {
+    auto made = sim::SocketMqttClient::create(mqtt);
+    if (made) return std::move(made).value();
+    error = made.error().message;
+    return nullptr;
+  }
+  auto made = ecu::PahoMqttClient::create(mqtt);
+  if (made) return std::move(made).value();
+  error = made.error().message;
+  return nullptr;
+}
+
+RunResult runOne(const RunConfig& config, std::shared_ptr<const ecu::Registry> registry) {
+  RunResult result;
+  const auto fail = [&](int code, const std::string& message) {
+    std::cerr << "cordon-sim: " << config.label << message << "\n";
+    result.exit = code;
+    return result;
+  };
+  const auto wallStart = std::chrono::steady_clock::now();
+  auto simulator = sim::Simulator::create(config.sim, registry);
+  if (!simulator) return fail(kExitUsage, simulator.error().message);
+  std::unique_ptr<sim::TruthWriter> truth;
+  if (!config.truthFile.empty()) {
+    auto opened = sim::TruthWriter::open(config.truthFile, *registry);
+    if (!opened) return fail(kExitFailure, opened.error().message);
+    truth = std::move(opened).value();
+  }
+
+  std::unique_ptr<ecu::Publisher> publisher;
+  std::unique_ptr<sim::FrameSink> sink;
+  if (!config.broker.empty()) {
+    ecu::PublisherOptions pubOptions;
+    pubOptions.mqtt.brokerUri = config.broker;
+    pubOptions.mqtt.clientId = config.clientId;
+    if (!config.caFile.empty()) pubOptions.mqtt.tls.caFile = config.caFile;
+    // The socket client does not reconnect; Paho keeps its default.
+    if (config.mqttClient == "socket") pubOptions.mqtt.autoReconnect = false;
+    if (config.mqttClient == "socket" && config.qos == 2) {
+      return fail(kExitUsage, "--mqtt-client socket does QoS 0 and 1 only");
+    }
+    pubOptions.qos = config.qos;
+    pubOptions.maxInFlight = 1024;
+    if (auto s = ecu::validate(pubOptions); !s) return fail(kExitUsage, s.message());
+    std::string error;
+    auto client = makeClient(config, pubOptions.mqtt, error);
+    if (!client) return fail(kExitUsage, error);
+    auto created = ecu::Publisher::create(pubOptions, std::move(client));
+    if (!created) return fail(kExitUsage, created.error().message);
+    publisher = std::move(created).value();
+    if (auto s = publisher->connect(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
+      return fail(kExitFailure, "cannot reach the broker " + config.broker + ": " + s.message());
+    }
+    sink = std::make_unique<PublisherSink>(*publisher);
+  } else {
+    sink = std::make_unique<NullSink>();
+  }
+
+  auto progress = [&](const sim::Progress& p) {
+    if (!config.progress) return;
+    std::fprintf(stderr, "\r%-12s %8.0f msgs/s  %6.1f / %.0f s simulated  %6.1f s elapsed  ~%.0f s left   ",
+                 config.sim.scenario.c_str(), p.wallS > 0 ? static_cast<double>(p.messages) / p.wallS : 0.0,
+                 p.simulatedS, p.durationS, p.wallS,
+                 p.simulatedS > 0 ? p.wallS * (p.durationS - p.simulatedS) / p.simulatedS : 0.0);
+  };
+  auto ran = simulator.value()->run(*sink, truth.get(), progress);
+  if (config.progress) std::fputs("\n", stderr);
+  Status flushed;
+  if (publisher) flushed = publisher->disconnect(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  Status truthClosed = truth ? truth->close() : Status();
+  result.totalWallS = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  result.summary = simulator.value()->summary();
+  if (publisher) {
+    result.published = true;
+    result.counters = publisher->counters();
+  }
+  for (const Status* s : {&ran, &flushed, &truthClosed}) {
+    if (!*s) return fail(kExitFailure, s->message());
+  }
+  if (result.summary.sinkErrors > 0) {
+    return fail(kExitFailure, std::to_string(result.summary.sinkErrors) + " messages were not accepted");
+  }
+  return result;
+}
+
+// The pipe format between a shard and the parent: one "key value..." per line.
+std::string serialize(const RunResult& r) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "exit " << r.exit << "\nframes " << r.summary.frames << "\nevents " << r.summary.events << "\nsinkErrors "
+      << r.summary.sinkErrors << "\nsimulated " << r.summary.simulatedS << "\nwall " << r.summary.wallS
+      << "\ntotalWall " << r.totalWallS << "\n";
+  for (std::size_t i = 0; i < sim::kFaultKindCount; ++i) out << "fault " << i << ' ' << r.summary.faults[i] << "\n";
+  for (const auto& [source, n] : r.summary.framesBySource) out << "source " << source << ' ' << n << "\n";
+  if (r.published) {
+    out << "counters " << r.counters.published << ' ' << r.counters.acknowledged << ' ' << r.counters.failed << ' '
+        << r.counters.rejected << ' ' << r.counters.inFlight << "\n";
+  }
+  return out.str();
+}
+
+std::optional<RunResult> deserialize(const std::string& text) {
+  RunResult r;
+  bool sawExit = false;
+  std::istringstream in(text);
+  std::string key;
+  while (in >> key) {
+    if (key == "exit") {
+      in >> r.exit;
+      sawExit = true;
+    } else if (key == "frames") {
+      in >> r.summary.frames;
+    } else if (key == "events") {
+      in >> r.summary.events;
+    } else if (key == "sinkErrors") {
+      in >> r.summary.sinkErrors;
+    } else if (key == "simulated") {
+      in >> r.summary.simulatedS;
+    } else if (key == "wall") {
+      in >> r.summary.wallS;
+    } else if (key == "totalWall") {
+      in >> r.totalWallS;
+    } else if (key == "fault") {
+      std::size_t i = 0;
+      in >> i;
+      if (i < sim::kFaultKindCount) in >> r.summary.faults[i];
+    } else if (key == "source") {
+      std::string source;
+      in >> source;
+      in >> r.summary.framesBySource[source];
+    } else if (key == "counters") {
+      r.published = true;
+      in >> r.counters.published >> r.counters.acknowledged >> r.counters.failed >> r.counters.rejected >>
+          r.counters.inFlight;
+    }
+    if (!in) return std::nullopt;
+  }
+  if (!sawExit) return std::nullopt;
+  return r;
+}
+
+void add(RunResult& total, const RunResult& r) {
+  total.summary.frames += r.summary.frames;
+  total.summary.events += r.summary.events;
+  total.summary.sinkErrors += r.summary.sinkErrors;
+  total.summary.simulatedS = std::max(total.summary.simulatedS, r.summary.simulatedS);
+  total.summary.wallS = std::max(total.summary.wallS, r.summary.wallS);
+  for (std::size_t i = 0; i < sim::kFaultKindCount; ++i) total.summary.faults[i] += r.summary.faults[i];
+  for (const auto& [source, n] : r.summary.framesBySource) total.summary.framesBySource[source] += n;
+  total.published = total.published || r.published;
+  total.counters.published += r.counters.published;
+  total.counters.acknowledged += r.counters.acknowledged;
+  total.counters.failed += r.counters.failed;
+  total.counters.rejected += r.counters.rejected;
+  total.counters.inFlight += r.counters.inFlight;
+}
+
+void printSummary(const RunResult& r, int shards) {
+  const auto& summary = r.summary;
   std::cerr << "cordon-sim: " << summary.frames << " frames, " << summary.events << " HMI events in "
-            << summary.simulatedS << " s simulated, " << summary.wallS << " s wall ("
-            << (summary.wallS > 0 ? static_cast<double>(summary.frames) / summary.wallS : 0) << " frames/s)\n";
+            << summary.simulatedS << " s simulated"
+            << (shards > 1 ? " by each of " + std::to_string(shards) + " shards" : "") << ", " << summary.wallS
+            << " s wall (" << (summary.wallS > 0 ? static_cast<double>(summary.frames) / summary.wallS : 0)
+            << " frames/s)\n";
   for (const auto& [source, n] : summary.framesBySource) std::cerr << "  " << source << ": " << n << "\n";
   std::uint64_t faults = 0;
   for (std::size_t i = 0; i < sim::kFaultKindCount; ++i) {
@@ -60,12 +255,114 @@ void printSummary(const sim::SimSummary& summary, const ecu::PublisherCounters* 
     std::cerr << "  fault " << sim::toString(static_cast<sim::FaultKind>(i)) << ": " << summary.faults[i] << "\n";
   }
   if (faults) std::cerr << "  faults injected: " << faults << "\n";
-  if (counters) {
-    std::cerr << "  broker: " << counters->acknowledged << " acknowledged, " << counters->failed << " failed, "
-              << counters->rejected << " rejected\n";
+  if (r.published) {
+    std::cerr << "  broker: " << r.counters.acknowledged << " acknowledged, " << r.counters.failed << " failed, "
+              << r.counters.rejected << " rejected; " << r.totalWallS << " s until the last acknowledgement ("
+              << (r.totalWallS > 0 ? static_cast<double>(r.counters.acknowledged) / r.totalWallS : 0)
+              << " acknowledged/s)\n";
   }
 }
 
+// Shard K of N drives its own vehicle: the VIN's last three digits plus K (wrapping at
+// 1000; 0 when they are not digits), so its frames never share a (vehicle, source,
+// epoch, sequence) with another shard's.
+std::string shardVehicle(const std::string& vin, int shard) {
+  const auto tail = vin.substr(vin.size() - 3);
+  const bool digits = std::all_of(tail.begin(), tail.end(), [](char c) { return c >= '0' && c <= '9'; });
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%03d", ((digits ? std::stoi(tail) : 0) + shard) % 1000);
+  return vin.substr(0, vin.size() - 3) + buf;
+}
+
+// truth.jsonl -> truth.K.jsonl
+std::string shardPath(const std::string& file, int shard) {
+  const std::filesystem::path p(file);
+  return (p.parent_path() / (p.stem().string() + "." + std::to_string(shard) + p.extension().string())).string();
+}
+
+RunConfig shardConfig(const RunConfig& base, int shard, int shards) {
+  RunConfig c = base;
+  c.sim.seed = sim::Rng::derive(base.sim.seed, 1000 + static_cast<std::uint64_t>(shard)).next();
+  c.sim.vehicleId = shardVehicle(base.sim.vehicleId, shard);
+  c.clientId = base.clientId + "-" + std::to_string(shard);
+  if (!base.truthFile.empty()) c.truthFile = shardPath(base.truthFile, shard);
+  c.progress = false;
+  c.label = "shard " + std::to_string(shard) + "/" + std::to_string(shards) + ": ";
+  return c;
+}
+
+// Forks one process per shard before any MQTT client (and its threads) exists, waits
+// for all, and adds up what they report. Exit status: the worst of the shards'.
+int runShards(const RunConfig& base, int shards, const std::shared_ptr<const ecu::Registry>& registry) {
+  struct Child {
+    pid_t pid;
+    int fd;
+  };
+  std::vector<Child> children;
+  std::fflush(nullptr);
+  const auto wallStart = std::chrono::steady_clock::now();
+  for (int k = 0; k < shards; ++k) {
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      std::cerr << "cordon-sim: pipe: " << std::strerror(errno) << "\n";
+      return kExitFailure;  // the shards already started end with their runs
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::cerr << "cordon-sim: fork: " << std::strerror(errno) << "\n";
+      return kExitFailure;
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      for (const auto& c : children) ::close(c.fd);
+      const auto text = serialize(runOne(shardConfig(base, k, shards), registry));
+      std::size_t at = 0;
+      while (at < text.size()) {
+        const auto n = ::write(fds[1], text.data() + at, text.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        at += static_cast<std::size_t>(n);
+      }
+      std::fflush(nullptr);
+      ::_exit(kExitOk);  // the shard's own exit status travels in the text
+    }
+    ::close(fds[1]);
+    children.push_back({pid, fds[0]});
+  }
+  RunResult total;
+  int worst = kExitOk;
+  for (int k = 0; k < shards; ++k) {
+    const auto& child = children[static_cast<std::size_t>(k)];
+    std::string text;
+    char buf[4096];
+    for (;;) {
+      const auto n = ::read(child.fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(child.fd);
+    int status = 0;
+    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const auto result = deserialize(text);
+    if (!result || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::cerr << "cordon-sim: shard " << k << "/" << shards << " died without a report\n";
+      worst = std::max(worst, kExitFailure);
+      continue;
+    }
+    const auto& r = *result;
+    std::cerr << "  shard " << k << "/" << shards << ": " << shardVehicle(base.sim.vehicleId, k) << ", "
+              << r.summary.frames << " frames";
+    if (r.published) std::cerr << ", " << r.counters.acknowledged << " acknowledged";
+    std::cerr << ", " << r.totalWallS << " s\n";
+    worst = std::max(worst, r.exit);
+    add(total, r);
+  }
+  total.totalWallS = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  printSummary(total, shards);
+  return worst;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,8 +383,13 @@ int main(int argc, char** argv) {
       "truth", po::value<std::string>(), "write the ground truth (JSON lines) to FILE")(
       "qos", po::value<int>()->default_value(1), "MQTT QoS for frames and events")(
       "client-id", po::value<std::string>()->default_value("cordon-sim"), "MQTT client id")(
-      "routes", po::value<std::string>()->default_value(CORDON_SIM_DATA_DIR "/routes.geojson"), "route file")(
-      "ca-file", po::value<std::string>(), "CA certificate for ssl:// brokers");
+      "mqtt-client", po::value<std::string>()->default_value("paho"),
+      "paho (TLS, QoS 2, reconnects) or socket (tcp:// only, QoS 0/1, batched writes: for load tests)")(
+      "shards", po::value<int>()->default_value(1),
+      "run N vehicles in N processes, each with its own MQTT client: shard K gets its own seed (derived from "
+      "--seed and K), the VIN's last three digits + K, client id ID-K and truth file FILE's name with .K "
+      "before the extension")("routes", po::value<std::string>()->default_value(CORDON_SIM_DATA_DIR "/routes.geojson"),
+                              "route file")("ca-file", po::value<std::string>(), "CA certificate for ssl:// brokers");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -101,6 +403,7 @@ int main(int argc, char** argv) {
                  "       cordon-sim --scenario NAME (--broker URI | --no-broker) [options]\n\n"
                  "Simulates a connected car's ECUs and HMI, publishing SignalFrames to\n"
                  "<prefix>/frames/<ecu> and HMI events to <prefix>/events/hmi on the in-vehicle broker.\n"
+                 "For load: --shards N --mqtt-client socket --qos 0 (see docs/benchmarks.md).\n"
                  "Exit status: 0 done, 1 failed (named on stderr), 2 bad usage.\n\n"
               << options;
     return kExitOk;
@@ -122,89 +425,51 @@ int main(int argc, char** argv) {
     std::cerr << "cordon-sim: --clock must be sim or wall\n";
     return kExitUsage;
   }
+  const auto mqttClient = vm["mqtt-client"].as<std::string>();
+  if (mqttClient != "paho" && mqttClient != "socket") {
+    std::cerr << "cordon-sim: --mqtt-client must be paho or socket\n";
+    return kExitUsage;
+  }
+  const int shards = vm["shards"].as<int>();
+  if (shards < 1 || shards > kMaxShards) {
+    std::cerr << "cordon-sim: --shards must be 1 to " << kMaxShards << "\n";
+    return kExitUsage;
+  }
 
-  sim::SimOptions simOptions;
-  simOptions.scenario = vm["scenario"].as<std::string>();
-  simOptions.seed = vm["seed"].as<std::uint64_t>();
-  simOptions.durationS = vm["duration"].as<double>();
-  simOptions.rate = vm["rate"].as<double>();
-  simOptions.realtime = vm.count("realtime") > 0;
-  simOptions.wallClock = clock == "wall";
-  simOptions.vehicleId = vm["vehicle"].as<std::string>();
-  simOptions.routesFile = vm["routes"].as<std::string>();
+  RunConfig config;
+  config.sim.scenario = vm["scenario"].as<std::string>();
+  config.sim.seed = vm["seed"].as<std::uint64_t>();
+  config.sim.durationS = vm["duration"].as<double>();
+  config.sim.rate = vm["rate"].as<double>();
+  config.sim.realtime = vm.count("realtime") > 0;
+  config.sim.wallClock = clock == "wall";
+  config.sim.vehicleId = vm["vehicle"].as<std::string>();
+  config.sim.routesFile = vm["routes"].as<std::string>();
+  if (vm.count("broker")) config.broker = vm["broker"].as<std::string>();
+  config.clientId = vm["client-id"].as<std::string>();
+  if (vm.count("ca-file")) config.caFile = vm["ca-file"].as<std::string>();
+  config.mqttClient = mqttClient;
+  config.qos = vm["qos"].as<int>();
+  if (vm.count("truth")) config.truthFile = vm["truth"].as<std::string>();
+  config.progress = ::isatty(STDERR_FILENO) != 0;
   if (vm.count("boot-epoch-file")) {
+    // Once for all shards: their vehicles differ, so they may share the epoch.
     auto epoch = ecu::BootEpochFile(vm["boot-epoch-file"].as<std::string>()).next();
     if (!epoch) {
       std::cerr << "cordon-sim: " << epoch.error().message << "\n";
       return kExitFailure;
     }
-    simOptions.bootEpoch = epoch.value();
+    config.sim.bootEpoch = epoch.value();
   }
   auto registry = ecu::Registry::builtin();
-  auto simulator = sim::Simulator::create(simOptions, registry);
-  if (!simulator) {
-    std::cerr << "cordon-sim: " << simulator.error().message << "\n";
+  // Bad options are usage errors, found before anything runs or forks.
+  if (auto checked = sim::Simulator::create(config.sim, registry); !checked) {
+    std::cerr << "cordon-sim: " << checked.error().message << "\n";
     return kExitUsage;
   }
-  std::unique_ptr<sim::TruthWriter> truth;
-  if (vm.count("truth")) {
-    auto opened = sim::TruthWriter::open(vm["truth"].as<std::string>(), *registry);
-    if (!opened) {
-      std::cerr << "cordon-sim: " << opened.error().message << "\n";
-      return kExitFailure;
-    }
-    truth = std::move(opened).value();
-  }
-
-  std::unique_ptr<ecu::Publisher> publisher;
-  std::unique_ptr<sim::FrameSink> sink;
-  if (vm.count("broker")) {
-    ecu::PublisherOptions pubOptions;
-    pubOptions.mqtt.brokerUri = vm["broker"].as<std::string>();
-    pubOptions.mqtt.clientId = vm["client-id"].as<std::string>();
-    if (vm.count("ca-file")) pubOptions.mqtt.tls.caFile = vm["ca-file"].as<std::string>();
-    pubOptions.qos = vm["qos"].as<int>();
-    pubOptions.maxInFlight = 1024;
-    auto created = ecu::Publisher::create(pubOptions);
-    if (!created) {
-      std::cerr << "cordon-sim: " << created.error().message << "\n";
-      return kExitUsage;
-    }
-    publisher = std::move(created).value();
-    if (auto s = publisher->connect(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
-      std::cerr << "cordon-sim: cannot reach the broker " << pubOptions.mqtt.brokerUri << ": " << s.message() << "\n";
-      return kExitFailure;
-    }
-    sink = std::make_unique<PublisherSink>(*publisher);
-  } else {
-    sink = std::make_unique<NullSink>();
-  }
-
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  auto progress = [&](const sim::Progress& p) {
-    if (!tty) return;
-    std::fprintf(stderr, "\r%-12s %8.0f msgs/s  %6.1f / %.0f s simulated  %6.1f s elapsed  ~%.0f s left   ",
-                 simOptions.scenario.c_str(), p.wallS > 0 ? static_cast<double>(p.messages) / p.wallS : 0.0,
-                 p.simulatedS, p.durationS, p.wallS,
-                 p.simulatedS > 0 ? p.wallS * (p.durationS - p.simulatedS) / p.simulatedS : 0.0);
-  };
-  auto ran = simulator.value()->run(*sink, truth.get(), progress);
-  if (tty) std::fputs("\n", stderr);
-  Status flushed;
-  if (publisher) flushed = publisher->disconnect(std::chrono::steady_clock::now() + std::chrono::seconds(30));
-  Status truthClosed = truth ? truth->close() : Status();
-  ecu::PublisherCounters counters;
-  if (publisher) counters = publisher->counters();
-  printSummary(simulator.value()->summary(), publisher ? &counters : nullptr);
-  for (const Status* s : {&ran, &flushed, &truthClosed}) {
-    if (!*s) {
-      std::cerr << "cordon-sim: " << s->message() << "\n";
-      return kExitFailure;
-    }
-  }
-  if (simulator.value()->summary().sinkErrors > 0) {
-    std::cerr << "cordon-sim: " << simulator.value()->summary().sinkErrors << " messages were not accepted\n";
-    return kExitFailure;
-  }
-  return kExitOk;
+  if (shards > 1) return runShards(config, shards, registry);
+  const auto result = runOne(config, registry);
+  if (result.exit == kExitUsage || (result.totalWallS == 0 && result.exit != kExitOk)) return result.exit;
+  printSummary(result, 1);
+  return result.exit;
 }

@@ -4,16 +4,16 @@
 // a city, which is all route planning needs.
 #include <vector>
 
+#include "gateway/geo/lat_lon.hpp"
+#include "gateway/geo/polygon.hpp"
+
 namespace cordon::sim {
 
-struct LatLon {
-  double lat = 0;  // degrees, WGS-84
-  double lon = 0;
-};
-
-inline constexpr double kEarthRadiusM = 6'371'008.8;  // IUGG mean radius
-
-double distanceM(LatLon a, LatLon b);
+// The gateway's WGS-84 types and distances: one definition of a position for the
+// whole project. The simulator adds what route planning needs.
+using LatLon = geo::LatLon;
+using geo::distanceM;
+using geo::kEarthRadiusM;
 double bearingDeg(LatLon from, LatLon to);  // 0 = north, clockwise, [0, 360)
 // The point `metres` along the great circle from `from` towards `to`.
 LatLon moveTowards(LatLon from, LatLon to, double metres);
