@@ -139,6 +139,18 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::fromBundleBytes(st
   if (!boundary) return boundary.error();
   policy->geofences_ = std::move(geofences.value());
   policy->mainlandBoundary_ = std::move(boundary.value());
+
+  std::vector<geo::Fence> fences;
+  for (const geo::Feature& f : policy->geofences_) fences.push_back({f.id, f.area, f.bufferM + policy->settings_.geofenceBufferM});
+  auto index = geo::GeofenceIndex::build(std::move(fences));
+  if (!index) return Error{"policy bundle: geofences: " + index.error().message};
+  policy->sensitiveAreas_ = std::move(index.value());
+  geo::FeatureCollection boundaryCollection;
+  boundaryCollection.source = "policy bundle";
+  boundaryCollection.features = policy->mainlandBoundary_;
+  auto mainland = geo::Region::fromCollection(boundaryCollection);
+  if (!mainland) return Error{"policy bundle: mainland boundary: " + mainland.error().message};
+  policy->mainland_ = std::move(mainland.value());
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 

@@ -13,7 +13,9 @@
 #include "bundle_generated.h"
 #include "ecu/common/result.hpp"
 #include "ecu/registry/registry.hpp"
+#include "gateway/geo/geofence_index.hpp"
 #include "gateway/geo/geojson.hpp"
+#include "gateway/geo/region.hpp"
 #include "gateway/policy/tags.hpp"
 
 namespace cordon::policy {
@@ -33,6 +35,7 @@ class ConditionSet {
  public:
   constexpr void set(Condition condition) { bits_ |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(condition)); }
   constexpr bool has(Condition condition) const { return (bits_ >> static_cast<unsigned>(condition)) & 1U; }
+  constexpr std::uint8_t bits() const { return bits_; }
 
  private:
   std::uint8_t bits_ = 0;
@@ -132,6 +135,10 @@ class CompiledPolicy {
   const FleetState& fleet() const { return fleet_; }
   const std::vector<geo::Feature>& geofences() const { return geofences_; }
   const std::vector<geo::Feature>& mainlandBoundary() const { return mainlandBoundary_; }
+  // Built at load: the sensitive areas, each widened by its own buffer plus the
+  // settings' geofence_buffer_m, and the mainland-China region.
+  const geo::GeofenceIndex& sensitiveAreas() const { return *sensitiveAreas_; }
+  const geo::Region& mainland() const { return *mainland_; }
   const std::string& vssVersion() const { return vssVersion_; }
 
  private:
@@ -151,6 +158,8 @@ class CompiledPolicy {
   std::vector<geo::Feature> geofences_;
   std::vector<geo::Feature> mainlandBoundary_;
   std::string vssVersion_;
+  std::optional<geo::GeofenceIndex> sensitiveAreas_;
+  std::optional<geo::Region> mainland_;
 };
 
 std::string toHex(std::span<const std::uint8_t> bytes);

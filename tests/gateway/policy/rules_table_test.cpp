@@ -121,7 +121,7 @@ const std::vector<Row>& rulesTable() {
        {"Cordon.RemoteControl.Command", "Cordon.RemoteControl.Log", "Cordon.OTA.Package", "Cordon.OTA.Log",
         "Cordon.Diagnostics.EcuDump"},
        {Tag::important_remote_control_ota}, Category::Important, {}, {}, {}, ConsentPurpose::Unspecified,
-       DomesticForm::pass, OverseasForm::block},
+       DomesticForm::pass, OverseasForm::by_tags},  // blocked unless an exemption or assessment covers it
       {"frame envelope: source and sequence",
        {"Cordon.Frame.Source", "Cordon.Frame.Sequence.BootEpoch", "Cordon.Frame.Sequence.Counter"},
        {Tag::ordinary}, Category::Ordinary, {}, {}, {}, ConsentPurpose::Unspecified, DomesticForm::pass, OverseasForm::raw},

@@ -1,0 +1,83 @@
+#include "gateway/state/vehicle_state.hpp"
+
+#include <algorithm>
+
+namespace cordon::state {
+namespace {
+
+constexpr double kNsPerS = 1e9;
+
+}  // namespace
+
+VehicleState::VehicleState(std::shared_ptr<const policy::CompiledPolicy> policy) : policy_(std::move(policy)) {}
+
+void VehicleState::setPolicy(std::shared_ptr<const policy::CompiledPolicy> policy) {
+  policy_ = std::move(policy);
+  if (fix_) {
+    fix_->insideSensitiveArea = policy_->sensitiveAreas().membership(fix_->position).inside;
+    fix_->inMainlandChina = policy_->mainland().contains(fix_->position);
+  }
+}
+
+void VehicleState::onFix(geo::LatLon position, std::int64_t capturedAtNs) {
+  if (!geo::isValid(position)) return;
+  if (fix_ && capturedAtNs <= fix_->capturedAtNs) return;
+  if (fix_) {
+    const double interval = static_cast<double>(capturedAtNs - fix_->capturedAtNs) / kNsPerS;
+    // A smoothed interval: one late fix should not make a 10 Hz source look slow.
+    fixIntervalS_ = fixIntervalS_ == 0 ? interval : 0.8 * fixIntervalS_ + 0.2 * interval;
+  }
+  fix_ = Fix{position, capturedAtNs, policy_->sensitiveAreas().membership(position).inside,
+             policy_->mainland().contains(position)};
+}
+
+void VehicleState::onHmiEvent(const wire::HmiEvent& event) {
+  if (const auto* change = event.event_as_ConsentChange()) {
+    if (change->subject() == nullptr || change->purpose() == ConsentPurpose::Unspecified) return;
+    auto& record = consents_[{change->subject()->str(), change->purpose()}];
+    // Events can arrive out of order: the newest record decides, so a withdrawal is
+    // never undone by a grant the HMI made before it.
+    if (event.recorded_at_ns() < record.recordedAtNs) return;
+    record = Consent{change->granted(), change->granted() ? change->expires_at_ns() : 0, event.recorded_at_ns()};
+    if (consents_.size() > consentLimit_) {
+      auto oldest = std::min_element(consents_.begin(), consents_.end(), [](const auto& a, const auto& b) {
+        return a.second.recordedAtNs < b.second.recordedAtNs;
+      });
+      consents_.erase(oldest);
+    }
+  } else if (const auto* driverChange = event.event_as_DriverChange()) {
+    driver_ = driverChange->driver() == nullptr ? std::string() : driverChange->driver()->str();
+    occupants_.clear();
+    if (driverChange->occupants() != nullptr) {
+      for (const auto* occupant : *driverChange->occupants()) occupants_.push_back(occupant->str());
+    }
+  }
+}
+
+bool VehicleState::consentValid(const std::string& subject, ConsentPurpose purpose, std::int64_t nowNs) const {
+  const auto it = consents_.find({subject, purpose});
+  return it != consents_.end() && it->second.granted && nowNs < it->second.expiresAtNs;
+}
+
+policy::Environment VehicleState::environment(std::int64_t nowNs, bool clockSynchronised,
+                                              policy::Deployment deployment) const {
+  policy::Environment env;
+  env.deployment = deployment;
+  env.clockSynchronised = clockSynchronised;
+  env.now = nowNs / 1'000'000'000;
+  const policy::Settings& settings = policy_->settings();
+  const bool fresh = clockSynchronised && fix_ &&
+                     static_cast<double>(nowNs - fix_->capturedAtNs) <= settings.fixMaxAgeS * kNsPerS &&
+                     nowNs >= fix_->capturedAtNs - static_cast<std::int64_t>(settings.fixMaxAgeS * kNsPerS);
+  env.insideSensitiveArea = !fresh || fix_->insideSensitiveArea;
+  env.inMainlandChina = !fresh || fix_->inMainlandChina;
+  env.highRatePosition = fixIntervalS_ > 0 && fixIntervalS_ < 1.0 / settings.highRatePositionHz;
+  if (clockSynchronised && !driver_.empty()) {
+    for (std::size_t p = 1; p < policy::kConsentPurposeCount; ++p) {
+      env.consent[p] = consentValid(driver_, static_cast<ConsentPurpose>(p), nowNs);
+    }
+  }
+  return env;
+}
+
+}  // namespace cordon::state
