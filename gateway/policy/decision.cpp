@@ -246,14 +246,14 @@ std::string_view nameOf(Reason reason) {
   return "unknown";
 }
 
-std::string describe(const CompiledPolicy& policy, const Decision& d) {
+std::string describe(const CompiledPolicy& policy, const Decision& d, bool withRule) {
   std::string out = std::string(nameOf(d.treatment)) + ": " + std::string(nameOf(d.reason));
   if (d.basis == kVolumeExemption) {
     out += " (PI volume exemption: fewer than 100,000 people)";
   } else if (d.basis != Decision::kNoBasis && d.basis < policy.fleet().bases.size()) {
     out += " (basis " + policy.fleet().bases[d.basis].id + ")";
   }
-  if (d.rule != Decision::kNoRule && d.rule < policy.rules().size()) {
+  if (withRule && d.rule != Decision::kNoRule && d.rule < policy.rules().size()) {
     const RuleInfo& rule = policy.rules()[d.rule];
     out += "; rule " + rule.id + ", " + rule.citationText();
   }

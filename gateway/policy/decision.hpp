@@ -126,6 +126,7 @@ class DecisionTable {
 };
 
 // One line for humans: "generalise_location: basis CAC-SA-2026-0142 held (rule gnss-position; AutoProv-2021 Art. 3)".
-std::string describe(const CompiledPolicy& policy, const Decision& decision);
+// Without the rule part when `withRule` is false (explain prints the rule above).
+std::string describe(const CompiledPolicy& policy, const Decision& decision, bool withRule = true);
 
 }  // namespace cordon::policy

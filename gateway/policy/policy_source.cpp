@@ -101,7 +101,7 @@ std::string formatUtc(std::int64_t unixSeconds) {
   const auto days = floor<std::chrono::days>(time);
   const year_month_day date{days};
   const hh_mm_ss clock{time - days};
-  char out[32];
+  char out[64];
   std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(date.year()),
                 static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
                 static_cast<long>(clock.hours().count()), static_cast<long>(clock.minutes().count()),

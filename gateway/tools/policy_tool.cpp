@@ -12,6 +12,7 @@
 
 #include "gateway/policy/bundle_file.hpp"
 #include "gateway/policy/classification_table.hpp"
+#include "gateway/policy/decision.hpp"
 #include "gateway/policy/policy_compiler.hpp"
 #include "gateway/policy/policy_source.hpp"
 
@@ -253,16 +254,133 @@ int runKeygen(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+std::vector<Endpoint> parseEndpoints(const std::vector<std::string>& specs) {
+  std::vector<Endpoint> endpoints;
+  for (const std::string& spec : specs) {
+    const auto colon = spec.find(':');
+    const std::string country = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    if (colon == 0 || country.size() != 2 || !std::isupper(static_cast<unsigned char>(country[0])) ||
+        !std::isupper(static_cast<unsigned char>(country[1]))) {
+      throw Failure{kExitUsage, "--endpoint '" + spec + "': expected NAME:COUNTRY with a two-letter country, e.g. eu-cloud:DE"};
+    }
+    endpoints.push_back({spec.substr(0, colon), country, country == "CN" ? Jurisdiction::Domestic : Jurisdiction::Overseas});
+  }
+  return endpoints;
+}
+
+bool parseFlag(const std::string& key, const std::string& value) {
+  if (value == "true") return true;
+  if (value == "false") return false;
+  throw Failure{kExitUsage, "--context " + key + "=" + value + ": expected true or false"};
+}
+
+// The environment explain judges in. Defaults are the fail-closed ones a gateway
+// starts with: no fresh fix (inside an area, in China), no consent.
+Environment parseContext(const std::vector<std::string>& pairs, ConditionSet& fieldConditions) {
+  Environment env;
+  env.clockSynchronised = true;
+  env.now = nowUnix();
+  for (const std::string& pair : pairs) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos) throw Failure{kExitUsage, "--context '" + pair + "': expected KEY=VALUE"};
+    const std::string key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (key == "fix") {
+      if (value == "none") {
+        env.insideSensitiveArea = env.inMainlandChina = true;
+      } else if (value == "inside_area") {
+        env.insideSensitiveArea = env.inMainlandChina = true;
+      } else if (value == "mainland") {
+        env.insideSensitiveArea = false;
+        env.inMainlandChina = true;
+      } else if (value == "abroad") {
+        env.insideSensitiveArea = env.inMainlandChina = false;
+      } else {
+        throw Failure{kExitUsage, "--context fix=" + value + ": expected none, inside_area, mainland or abroad"};
+      }
+    } else if (key == "clock") {
+      if (value != "synchronised" && value != "unsynchronised") {
+        throw Failure{kExitUsage, "--context clock=" + value + ": expected synchronised or unsynchronised"};
+      }
+      env.clockSynchronised = value == "synchronised";
+    } else if (key == "consent") {
+      std::size_t start = 0;
+      while (start <= value.size()) {
+        const auto comma = value.find(',', start);
+        const std::string name = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        bool found = false;
+        for (std::size_t p = 1; p < kConsentPurposeCount; ++p) {
+          if (name == wire::EnumNameConsentPurpose(static_cast<ConsentPurpose>(p))) {
+            env.consent[p] = true;
+            found = true;
+          }
+        }
+        if (!found) throw Failure{kExitUsage, "--context consent: unknown purpose '" + name + "'"};
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    } else if (key == "now") {
+      auto now = parseUtc(value);
+      if (!now) throw Failure{kExitUsage, "--context now: " + now.error().message};
+      env.now = now.value();
+    } else if (key == "deployment") {
+      if (value != "vehicle" && value != "relay") throw Failure{kExitUsage, "--context deployment=" + value + ": expected vehicle or relay"};
+      env.deployment = value == "relay" ? Deployment::Relay : Deployment::Vehicle;
+    } else if (key == "high_rate_position") {
+      env.highRatePosition = parseFlag(key, value);
+    } else if (key == "image_has_people") {
+      if (parseFlag(key, value)) fieldConditions.set(Condition::image_has_people);
+    } else if (key == "aggregated_as_flow") {
+      if (parseFlag(key, value)) fieldConditions.set(Condition::aggregated_as_flow);
+    } else {
+      throw Failure{kExitUsage, "--context: unknown key '" + key + "' (see cordon-policy explain --help)"};
+    }
+  }
+  return env;
+}
+
+std::string describeContext(const Environment& env, ConditionSet fieldConditions) {
+  std::string out = std::string(env.deployment == Deployment::Relay ? "relay" : "vehicle") + ", " +
+                    (env.inMainlandChina ? (env.insideSensitiveArea ? "inside a sensitive area or no fresh fix" : "in mainland China")
+                                         : "outside mainland China") +
+                    ", clock " + (env.clockSynchronised ? "synchronised" : "unsynchronised") + ", now " + formatUtc(env.now);
+  std::string consents;
+  for (std::size_t p = 1; p < kConsentPurposeCount; ++p) {
+    if (env.consent[p]) consents += std::string(consents.empty() ? "" : ",") + wire::EnumNameConsentPurpose(static_cast<ConsentPurpose>(p));
+  }
+  out += ", consent " + (consents.empty() ? std::string("none") : consents);
+  if (env.highRatePosition) out += ", high-rate position";
+  if (fieldConditions.has(Condition::image_has_people)) out += ", image has people";
+  if (fieldConditions.has(Condition::aggregated_as_flow)) out += ", aggregated as flow";
+  return out;
+}
+
 int runExplain(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
       ("path", po::value<std::vector<std::string>>()->required(), "signal path(s)")
-      ("registry", po::value<std::string>(), "registry JSON (default: built in)");
+      ("registry", po::value<std::string>(), "registry JSON (default: built in)")
+      ("endpoint", po::value<std::vector<std::string>>(), "NAME:COUNTRY, e.g. eu-cloud:DE (CN = domestic); repeatable")
+      ("context", po::value<std::vector<std::string>>(), "KEY=VALUE of the vehicle's context; repeatable:\n"
+          "  fix=none|inside_area|mainland|abroad (default none: no fresh fix)\n"
+          "  clock=synchronised|unsynchronised (default synchronised)\n"
+          "  consent=PURPOSE[,PURPOSE...] (default none), e.g. LocationExport\n"
+          "  now=RFC3339 (default: the current time)\n"
+          "  deployment=vehicle|relay (default vehicle)\n"
+          "  high_rate_position=true|false, image_has_people=true|false,\n"
+          "  aggregated_as_flow=true|false (default false)");
   po::positional_options_description positional;
   positional.add("path", -1);
-  const auto vm = parse(args, options, positional, "usage: cordon-policy explain --policy P PATH...");
+  const auto vm = parse(args, options, positional,
+                        "usage: cordon-policy explain --policy P [--endpoint NAME:COUNTRY]... [--context K=V]... PATH...");
   const auto registry = loadRegistry(vm);
   const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
+  const std::vector<Endpoint> endpoints = vm.count("endpoint") ? parseEndpoints(vm["endpoint"].as<std::vector<std::string>>())
+                                                                : std::vector<Endpoint>{};
+  ConditionSet fieldConditions;
+  const Environment environment =
+      parseContext(vm.count("context") ? vm["context"].as<std::vector<std::string>>() : std::vector<std::string>{},
+                   fieldConditions);
+  if (!endpoints.empty()) std::cout << "context: " << describeContext(environment, fieldConditions) << '\n';
   int exit = kExitOk;
   for (const std::string& path : vm["path"].as<std::vector<std::string>>()) {
     const auto id = registry->idOf(path);
@@ -295,6 +413,12 @@ int runExplain(const std::vector<std::string>& args) {
               << wire::policy::EnumNameOverseasForm(rule->overseas)
               << (rule->stripOverseasWithPosition ? " (stripped when the frame carries a high-rate position)" : "") << '\n';
     if (!rule->note.empty()) std::cout << "  note      " << rule->note << '\n';
+    for (const Endpoint& endpoint : endpoints) {
+      const Decision d = decide(*policy, rule, fieldConditions, endpoint, environment);
+      std::cout << "  -> " << endpoint.name << " (" << endpoint.country << ", "
+                << (endpoint.jurisdiction == Jurisdiction::Domestic ? "domestic" : "overseas")
+                << "): " << describe(*policy, d, false) << "\n     tags in this context: " << toString(d.tags) << '\n';
+    }
   }
   return exit;
 }
