@@ -147,6 +147,12 @@ Result<std::shared_ptr<const CompiledPolicy>> loadBundle(std::span<const std::ui
     return Error{"bundle version " + std::to_string(p.version()) + " is older than version " +
                  std::to_string(requirements.minVersion) + " already accepted"};
   }
+  if (p.version() == requirements.minVersion && requirements.currentPolicyHash &&
+      p.policyHash() != *requirements.currentPolicyHash) {
+    return Error{"bundle version " + std::to_string(p.version()) +
+                 " is the version already accepted but holds a different policy (hash " + p.policyHashHex() +
+                 "); a changed policy needs a new version"};
+  }
   // Unsynchronised, the clock cannot tell whether the bundle expired; it loads, and
   // the decision engine then treats every basis and consent as expired (RULES.md).
   if (requirements.clockSynchronised && p.validUntil() <= requirements.now) {

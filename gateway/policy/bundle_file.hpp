@@ -3,7 +3,9 @@
 // verification, and the checks a vehicle makes before it uses a bundle.
 #include <cstdint>
 #include <filesystem>
+#include <array>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,6 +56,9 @@ Status verifyBundleSignature(std::span<const std::uint8_t> file, const Ed25519Ke
 struct BundleRequirements {
   const Ed25519Key* trustedKey = nullptr;  // required: unsigned bundles are refused
   std::uint64_t minVersion = 0;            // the version running now (or last accepted)
+  // The policy hash of that version: a bundle of the same version must be the same
+  // policy (a re-signed or altered bundle never reuses a version number).
+  std::optional<std::array<std::uint8_t, 32>> currentPolicyHash;
   std::int64_t now = 0;                    // Unix s on the gateway's clock
   bool clockSynchronised = false;          // an unsynchronised clock cannot judge valid_until
 };

@@ -38,6 +38,10 @@ std::vector<ClassificationRow> classificationRows(const CompiledPolicy& policy, 
       row.tags = toString(rule->tags);
       row.context = contextText(*rule);
       row.rule = rule->id;
+      if (rule->consent != ConsentPurpose::Unspecified) row.consent = wire::EnumNameConsentPurpose(rule->consent);
+      row.domestic = wire::policy::EnumNameDomesticForm(rule->domestic);
+      row.overseas = std::string(wire::policy::EnumNameOverseasForm(rule->overseas)) +
+                     (rule->stripOverseasWithPosition ? "+position" : "");
     } else {
       row.primary = "unclassified";
     }
@@ -49,7 +53,8 @@ std::string toCsv(const std::vector<ClassificationRow>& rows) {
   std::string out(kClassificationHeader);
   out += '\n';
   for (const ClassificationRow& r : rows) {
-    out += r.path + ',' + std::to_string(r.id) + ',' + r.primary + ',' + r.tags + ',' + r.context + ',' + r.rule + '\n';
+    out += r.path + ',' + std::to_string(r.id) + ',' + r.primary + ',' + r.tags + ',' + r.context + ',' + r.rule + ',' +
+           r.consent + ',' + r.domestic + ',' + r.overseas + '\n';
   }
   return out;
 }
@@ -70,9 +75,9 @@ Result<std::map<std::string, ClassificationRow, std::less<>>> parseClassificatio
     }
     if (line.empty()) continue;
     const auto fields = splitLine(line);
-    if (fields.size() != 6) return Error{"line " + std::to_string(lineNo) + ": expected 6 fields, found " + std::to_string(fields.size())};
+    if (fields.size() != 9) return Error{"line " + std::to_string(lineNo) + ": expected 9 fields, found " + std::to_string(fields.size())};
     ClassificationRow row{std::string(fields[0]), 0, std::string(fields[2]), std::string(fields[3]), std::string(fields[4]),
-                          std::string(fields[5])};
+                          std::string(fields[5]), std::string(fields[6]), std::string(fields[7]), std::string(fields[8])};
     try {
       row.id = static_cast<std::uint32_t>(std::stoul(std::string(fields[1])));
     } catch (const std::exception&) {

@@ -20,11 +20,14 @@ struct ClassificationRow {
   std::string tags;     // "sensitive_pi|geo"
   std::string context;  // "inside_sensitive_area:+important_sensitive_area", ';'-separated
   std::string rule;
+  std::string consent;   // purpose the field's consent is asked for, "" when none
+  std::string domestic;  // the rule's domestic form
+  std::string overseas;  // the rule's overseas form, "+position" when stripped next to a high-rate position
 
   friend bool operator==(const ClassificationRow&, const ClassificationRow&) = default;
 };
 
-inline constexpr std::string_view kClassificationHeader = "path,id,primary,tags,context,rule";
+inline constexpr std::string_view kClassificationHeader = "path,id,primary,tags,context,rule,consent,domestic,overseas";
 
 std::vector<ClassificationRow> classificationRows(const CompiledPolicy& policy, const ecu::Registry& registry);
 std::string toCsv(const std::vector<ClassificationRow>& rows);  // header + one line per row

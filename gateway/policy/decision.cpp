@@ -101,8 +101,12 @@ Decision decideOverseas(const CompiledPolicy& policy, const RuleInfo& rule, Deci
   if (env.deployment == Deployment::Vehicle && !policy.directOverseasAllowed()) {
     return with(d, Treatment::Block, Reason::DirectOverseasForbidden);
   }
+  // Important data never leaves without its basis: refusing it is a block (counted as
+  // restricted data), refusing anything else a strip.
+  const Treatment refusal = primaryCategory(d.tags) == Category::Important ? Treatment::Block : Treatment::Strip;
+  if (rule.overseas == OverseasForm::block) return with(d, Treatment::Block, Reason::PolicyBlocks);
   if (env.insideSensitiveArea && !(d.tags & kSuppressedInsideSensitiveArea).empty()) {
-    return with(d, Treatment::Strip, Reason::InsideSensitiveArea);
+    return with(d, refusal, Reason::InsideSensitiveArea);
   }
   if (rule.stripOverseasWithPosition && env.highRatePosition) return with(d, Treatment::Strip, Reason::HighRatePosition);
 
@@ -111,7 +115,7 @@ Decision decideOverseas(const CompiledPolicy& policy, const RuleInfo& rule, Deci
     case OverseasForm::block:
       return with(d, Treatment::Block, Reason::PolicyBlocks);
     case OverseasForm::strip:
-      return with(d, Treatment::Strip, Reason::PolicyStrips);
+      return with(d, refusal, Reason::PolicyStrips);
     case OverseasForm::by_tags:
     case OverseasForm::raw:
       form = Treatment::Pass;
@@ -130,7 +134,6 @@ Decision decideOverseas(const CompiledPolicy& policy, const RuleInfo& rule, Deci
   // An export must satisfy every tag of the field (RULES.md). A generalised cell of at
   // least 1 km is no longer surveying-grade data, so the geo flag needs no surveying
   // approval for it; the sensitive-PI basis and consent still apply.
-  const Treatment refusal = primaryCategory(d.tags) == Category::Important ? Treatment::Block : Treatment::Strip;
   bool neededBasis = false;
   for (Tag tag : kTagsNeedingBasis) {
     if (!d.tags.has(tag)) continue;

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <bit>
+#include <tuple>
 #include <optional>
 #include <set>
 
@@ -107,11 +109,54 @@ struct Winner {
   PathPattern::Specificity specificity;
 };
 
-// The rule more restrictive in effect: higher primary category, then more tags.
-bool moreRestrictive(const RuleDraft& a, const RuleDraft& b) {
-  const auto pa = primaryCategory(a.tags), pb = primaryCategory(b.tags);
-  if (pa != pb) return pa > pb;
-  return std::popcount(a.tags.bits()) > std::popcount(b.tags.bits());
+// How restrictive a rule is in effect, compared lexicographically: primary category,
+// number of tags, then what it lets leave (overseas block > strip > transformed > as
+// tagged; domestic: consent-bound and masked above pass).
+int overseasRank(wp::OverseasForm form) {
+  switch (form) {
+    case wp::OverseasForm::block: return 6;
+    case wp::OverseasForm::strip: return 5;
+    case wp::OverseasForm::generalise_location: return 4;
+    case wp::OverseasForm::pseudonymise: return 3;
+    case wp::OverseasForm::coarsen_time: return 2;
+    case wp::OverseasForm::by_tags: return 1;
+    case wp::OverseasForm::raw: return 0;
+  }
+  return 6;
+}
+
+int domesticRank(wp::DomesticForm form) {
+  switch (form) {
+    case wp::DomesticForm::in_vehicle_unless_consent: return 3;
+    case wp::DomesticForm::pass_with_consent: return 2;
+    case wp::DomesticForm::mask_regions: return 1;
+    case wp::DomesticForm::pass: return 0;
+  }
+  return 3;
+}
+
+auto restrictiveness(const RuleDraft& r) {
+  return std::make_tuple(static_cast<int>(primaryCategory(r.tags)), std::popcount(r.tags.bits()),
+                         overseasRank(r.source->overseas()), domesticRank(r.source->domestic()),
+                         r.source->strip_overseas_with_position());
+}
+
+bool moreRestrictive(const RuleDraft& a, const RuleDraft& b) { return restrictiveness(a) > restrictiveness(b); }
+
+// Two rules say the same about a field when everything the decision uses is equal.
+bool sameEffect(const RuleDraft& a, const RuleDraft& b) {
+  const wp::Rule& x = *a.source;
+  const wp::Rule& y = *b.source;
+  const auto whenOf = [](const wp::Rule& r) {
+    std::vector<std::pair<int, std::uint16_t>> out;
+    if (r.when() != nullptr) {
+      for (const wp::ContextTags* w : *r.when()) out.emplace_back(static_cast<int>(w->when()), tagSetOf(w->tags()).bits());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  return a.tags == b.tags && x.overseas() == y.overseas() && x.domestic() == y.domestic() && x.consent() == y.consent() &&
+         x.strip_overseas_with_position() == y.strip_overseas_with_position() && whenOf(x) == whenOf(y);
 }
 
 std::array<std::uint8_t, 32> policyHash(const PolicySource& source, const std::vector<std::string>& dataTexts) {
@@ -251,15 +296,17 @@ CompileResult compilePolicy(const PolicySource& source, const ecu::Registry& reg
         continue;
       }
       if (*specificity < best.specificity) continue;
-      // Equally specific: a conflict when the rules say different things.
+      // Equally specific: a conflict when the rules say different things (tags, forms,
+      // consent or context tags); the more restrictive wins, so nothing gets looser.
       auto& current = rules[static_cast<std::size_t>(best.rule)];
-      if (current.tags != rules[i].tags) {
+      if (!sameEffect(current, rules[i])) {
         const std::pair<std::size_t, std::size_t> key = std::minmax(static_cast<std::size_t>(best.rule), i);
+        if (moreRestrictive(rules[i], current)) best.rule = static_cast<int>(i);
         if (conflictsReported.insert(key).second) {
           diag.warning(rules[i].where, "rules " + current.id + " and " + rules[i].id + " match " + signal.path +
-                                           " equally specifically with different tags; the more restrictive wins");
+                                           " equally specifically but differ; the more restrictive (" +
+                                           rules[static_cast<std::size_t>(best.rule)].id + ") wins");
         }
-        if (moreRestrictive(rules[i], current)) best.rule = static_cast<int>(i);
       }
     }
     if (best.rule < 0) {
@@ -281,7 +328,8 @@ CompileResult compilePolicy(const PolicySource& source, const ecu::Registry& reg
   for (std::size_t i = 0; i < rules.size(); ++i) {
     if (!usable[i] || wins[i] > 0) continue;
     diag.warning(rules[i].where, matchesAny[i] == 0 ? "rule " + rules[i].id + " matches no signal of the registry"
-                                                    : "rule " + rules[i].id + " is unreachable: more specific rules decide "
+                                                    : "rule " + rules[i].id + " is unreachable: more specific or equally "
+                                                                              "specific and more restrictive rules decide "
                                                                               "every signal it matches");
   }
 

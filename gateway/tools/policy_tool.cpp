@@ -33,7 +33,7 @@ Commands:
   compile FILE -o BUNDLE [--golden CSV] [--registry R]
                                              compile to an (unsigned) bundle
   sign BUNDLE --key PRIVATE.pem [-o OUT]     sign a bundle with Ed25519 (in place without -o)
-  verify BUNDLE --pubkey PUBLIC.pem          check a bundle's signature and contents
+  verify BUNDLE --pubkey PUBLIC.pem [--now T] check a bundle's signature and contents
   keygen --private FILE --public FILE        make an Ed25519 key pair for signing bundles
   explain --policy P PATH...                 tags, primary category, rule and citation of signals
   coverage --policy P [--registry R]         list signals no rule classifies (exit 1 if any)
@@ -135,8 +135,9 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
 
 int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
   po::options_description options("Options");
-  options.add_options()("file", po::value<std::string>()->required(), "policy JSON")
-      ("output,o", po::value<std::string>(), "bundle file to write (compile)")
+  options.add_options()("file", po::value<std::string>(), "policy JSON");
+  if (compile) options.add_options()("output,o", po::value<std::string>(), "bundle file to write");
+  options.add_options()
       ("golden", po::value<std::string>(), "reviewed classification CSV (tests/golden/classification.csv)")
       ("registry", po::value<std::string>(), "registry JSON (default: built in)")
       ("now", po::value<std::string>(), "judge expiry at this RFC 3339 UTC time instead of now");
@@ -145,6 +146,11 @@ int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
   const auto vm = parse(args, options, positional,
                         compile ? "usage: cordon-policy compile FILE -o BUNDLE [--golden CSV] [--registry R]"
                                 : "usage: cordon-policy check FILE [--golden CSV] [--registry R]");
+  if (!vm.count("file")) {
+    throw Failure{kExitUsage, std::string("the policy FILE is required but missing\nusage: cordon-policy ") +
+                                  (compile ? "compile FILE -o BUNDLE [--golden CSV] [--registry R]"
+                                           : "check FILE [--golden CSV] [--registry R]")};
+  }
   if (compile && !vm.count("output")) throw Failure{kExitUsage, "compile needs -o BUNDLE"};
   const auto registry = loadRegistry(vm);
   std::map<std::string, ClassificationRow, std::less<>> golden;
@@ -160,6 +166,7 @@ int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
     compileOptions.golden = &golden;
   }
   const std::string file = vm["file"].as<std::string>();
+  if (auto readable = readTextFile(file); !readable) throw Failure{kExitUsage, readable.error().message};
   auto source = PolicySource::load(file);
   if (!source) throw Failure{kExitFailure, source.error().message};
   const CompileResult result = compilePolicy(source.value(), *registry, compileOptions);
@@ -212,10 +219,11 @@ int runSign(const std::vector<std::string>& args) {
 int runVerify(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")
-      ("pubkey", po::value<std::string>()->required(), "trusted Ed25519 public key (PEM)");
+      ("pubkey", po::value<std::string>()->required(), "trusted Ed25519 public key (PEM)")
+      ("now", po::value<std::string>(), "judge validity at this RFC 3339 UTC time instead of now");
   po::positional_options_description positional;
   positional.add("bundle", 1);
-  const auto vm = parse(args, options, positional, "usage: cordon-policy verify BUNDLE --pubkey PUBLIC.pem");
+  const auto vm = parse(args, options, positional, "usage: cordon-policy verify BUNDLE --pubkey PUBLIC.pem [--now TIME]");
   const auto bundle = vm["bundle"].as<std::string>();
   auto bytes = readBinaryFile(bundle);
   if (!bytes) throw Failure{kExitUsage, bytes.error().message};
@@ -224,6 +232,11 @@ int runVerify(const std::vector<std::string>& args) {
   BundleRequirements requirements;
   requirements.trustedKey = &key.value();
   requirements.now = nowUnix();
+  if (vm.count("now")) {
+    auto now = parseUtc(vm["now"].as<std::string>());
+    if (!now) throw Failure{kExitUsage, "--now: " + now.error().message};
+    requirements.now = now.value();
+  }
   requirements.clockSynchronised = true;
   auto policy = loadBundle(bytes.value(), requirements);
   if (!policy) throw Failure{kExitFailure, bundle + ": " + policy.error().message};

@@ -106,6 +106,26 @@ TEST_F(Bundles, AnOlderVersionIsRefused) {
   EXPECT_NE(policy.error().message.find("older than version 2"), std::string::npos) << policy.error().message;
   r.minVersion = 1;
   EXPECT_TRUE(loadBundle(signedFile, r).ok()) << "the same version reloads (SIGHUP)";
+  const auto running = loadBundle(signedFile, r).value();
+  r.currentPolicyHash = running->policyHash();
+  EXPECT_TRUE(loadBundle(signedFile, r).ok()) << "the same version of the same policy";
+}
+
+TEST_F(Bundles, TheSameVersionWithADifferentPolicyIsRefused) {
+  // The strict profile shares version 1 with its base: a vehicle running one must not
+  // take the other as "the same version".
+  CompileOptions o;
+  o.reviewWildcardOrdinary = false;
+  const auto strict = compileFile(kPolicies / "cn-auto-2026-strict.json", o);
+  ASSERT_TRUE(strict.ok());
+  const auto strictFile = signBundleFile(unsignedBundleFile(strict.bundle), key_).value();
+  const auto running = CompiledPolicy::fromBundleBytes(openBundleFile(*unsignedFile_).value().bundle).value();
+  BundleRequirements r = requirements(key_);
+  r.minVersion = running->version();
+  r.currentPolicyHash = running->policyHash();
+  auto refused = loadBundle(strictFile, r);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("holds a different policy"), std::string::npos) << refused.error().message;
 }
 
 TEST_F(Bundles, AnExpiredBundleIsRefusedOnASynchronisedClock) {

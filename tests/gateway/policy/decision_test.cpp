@@ -64,7 +64,8 @@ const std::vector<Case>& cases() {
       {"GNSS", "Vehicle.CurrentLocation.Latitude", &kGermany, kAsIs, Treatment::Strip, Reason::NoConsent},
       {"GNSS", "Vehicle.CurrentLocation.Latitude", &kGermany, consent(ConsentPurpose::LocationExport),
        Treatment::GeneraliseLocation, Reason::BasisHeld, "CAC-SA-2026-0142"},
-      {"GNSS", "Cordon.CurrentLocation.GeoPoint", &kGermany, kInsideArea, Treatment::Strip, Reason::InsideSensitiveArea},
+      // Inside an area the position is important data: refusing it is a block.
+      {"GNSS", "Cordon.CurrentLocation.GeoPoint", &kGermany, kInsideArea, Treatment::Block, Reason::InsideSensitiveArea},
       {"GNSS", "Vehicle.CurrentLocation.Longitude", &kGermany, kClockUnsynchronised, Treatment::Strip, Reason::NoBasis},
       {"GNSS", "Vehicle.CurrentLocation.Latitude", &kUnitedStates, consent(ConsentPurpose::LocationExport),
        Treatment::Strip, Reason::NoBasis},
@@ -97,9 +98,11 @@ const std::vector<Case>& cases() {
        Treatment::Pass, Reason::ConsentValid},
       {"contacts", "Cordon.Infotainment.Phone.MessageContent", &kGermany, consent(ConsentPurpose::ContactsAndMessages),
        Treatment::Block, Reason::PolicyBlocks},
-      {"ID documents", "Cordon.Driver.IdDocumentImage", &kDomestic, consent(ConsentPurpose::PersonalInfoExport),
+      {"ID documents", "Cordon.Driver.IdDocumentImage", &kDomestic, consent(ConsentPurpose::IdentityDocuments),
        Treatment::Pass, Reason::ConsentValid},
-      {"ID documents", "Cordon.Driver.LicenceNumber", &kGermany, consent(ConsentPurpose::PersonalInfoExport),
+      {"ID documents", "Cordon.Driver.IdDocumentImage", &kDomestic, consent(ConsentPurpose::PersonalInfoExport),
+       Treatment::Strip, Reason::NoConsent},
+      {"ID documents", "Cordon.Driver.LicenceNumber", &kGermany, consent(ConsentPurpose::IdentityDocuments),
        Treatment::Block, Reason::PolicyBlocks},
       // exterior camera
       {"exterior camera", "Cordon.Camera.Front.Image", &kDomestic, kAsIs, Treatment::MaskRegions,
@@ -109,6 +112,7 @@ const std::vector<Case>& cases() {
       {"exterior camera", "Cordon.Camera.Front.Image", &kGermany, kAsIs, Treatment::Block, Reason::PolicyBlocks, nullptr,
        true},
       {"exterior camera", "Cordon.Camera.Front.Image", &kGermany, kAsIs, Treatment::Block, Reason::PolicyBlocks},
+      {"exterior camera", "Cordon.Camera.Front.Image", &kGermany, kInsideArea, Treatment::Block, Reason::PolicyBlocks},
       {"point clouds", "Cordon.Lidar.PointCloud", &kDomestic, kAsIs, Treatment::Pass, Reason::DomesticAllowed},
       {"point clouds", "Cordon.Lidar.PointCloud", &kGermany, kAsIs, Treatment::Block, Reason::PolicyBlocks},
       // cabin
@@ -160,6 +164,11 @@ const std::vector<Case>& cases() {
       {"OTA", "Cordon.OTA.Log", &kUnitedStates, kAsIs, Treatment::Block, Reason::NoBasis},
       {"OTA", "Cordon.OTA.Package", &kGermany, kAfterOtaExemption, Treatment::Block, Reason::NoBasis},
       {"OTA", "Cordon.RemoteControl.Command", &kDomestic, kAsIs, Treatment::Pass, Reason::DomesticAllowed},
+      // The OTA defect-fix exemption covers OTA data only, not remote control or ECU dumps.
+      {"remote control", "Cordon.RemoteControl.Command", &kGermany, kAsIs, Treatment::Block, Reason::NoBasis},
+      {"ECU dumps", "Cordon.Diagnostics.EcuDump", &kGermany, kAsIs, Treatment::Block, Reason::NoBasis},
+      {"charging session", "Cordon.Charging.Session.ChargerId", &kGermany, kInsideArea, Treatment::Block,
+       Reason::InsideSensitiveArea},
   };
   return all;
 }

@@ -191,12 +191,26 @@ TEST_F(PolicyFiles, UnreachableAndConflictingRulesAreWarnings) {
       "     \"citations\": [{\"document\": \"d\", \"article\": \"a\"}]}"));
   ASSERT_TRUE(result.ok()) << allDiagnostics(result);
   EXPECT_TRUE(hasDiagnostic(result, Severity::Warning, "rule nothing matches no signal")) << allDiagnostics(result);
-  EXPECT_TRUE(hasDiagnostic(result, Severity::Warning, "rules speed-a and speed-b match Vehicle.Speed equally"))
+  EXPECT_TRUE(hasDiagnostic(result, Severity::Warning,
+                            "rules speed-a and speed-b match Vehicle.Speed equally specifically but differ; the more "
+                            "restrictive (speed-b) wins"))
       << allDiagnostics(result);
   EXPECT_TRUE(hasDiagnostic(result, Severity::Warning, "rule shadowed is unreachable")) << allDiagnostics(result);
   // The more restrictive of two conflicting rules wins.
   auto policy = CompiledPolicy::fromBundleBytes(result.bundle).value();
   EXPECT_EQ(policy->ruleFor(*ecu::Registry::builtin()->idOf("Vehicle.Speed"))->id, "speed-b");
+}
+
+TEST_F(PolicyFiles, EquallySpecificRulesWithTheSameTagsButLooserFormsDoNotWinSilently) {
+  const auto result = compileText(policyText(
+      ",\n    {\"id\": \"vin-pseudonym\", \"match\": [\"Vehicle.VehicleIdentification.VIN\"], \"tags\": [\"pi\"],\n"
+      "     \"overseas\": \"pseudonymise\", \"citations\": [{\"document\": \"d\", \"article\": \"a\"}]},\n"
+      "    {\"id\": \"vin-block\", \"match\": [\"Vehicle.VehicleIdentification.VIN\"], \"tags\": [\"pi\"],\n"
+      "     \"overseas\": \"block\", \"citations\": [{\"document\": \"d\", \"article\": \"a\"}]}"));
+  ASSERT_TRUE(result.ok()) << allDiagnostics(result);
+  EXPECT_TRUE(hasDiagnostic(result, Severity::Warning, "the more restrictive (vin-block) wins")) << allDiagnostics(result);
+  auto policy = CompiledPolicy::fromBundleBytes(result.bundle).value();
+  EXPECT_EQ(policy->ruleFor(*ecu::Registry::builtin()->idOf("Vehicle.VehicleIdentification.VIN"))->id, "vin-block");
 }
 
 TEST_F(PolicyFiles, BasesAreCheckedAndExpiryIsWarnedAbout) {
