@@ -1,0 +1,101 @@
+#pragma once
+// The audit write path (docs/audit.md). Records go into the caller's SQLite
+// transaction, so the gateway commits outbox rows and their audit records together:
+// no upload exists without its record. Each record extends a SHA-256 hash chain;
+// sign() seals the head with the device's Ed25519 key. Records hold decisions and
+// keyed digests, never values.
+//
+// Contract: one AuditLog per database, used from the thread that owns the database.
+// Its caches (head, patterns, endpoints) follow the writes; after a transaction that
+// rolled back, call resync() before writing again.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/audit/audit_format.hpp"
+#include "gateway/policy/bundle_file.hpp"
+#include "gateway/storage/sqlite_database.hpp"
+
+namespace cordon::audit {
+
+struct AuditKeys {
+  std::shared_ptr<const policy::Ed25519Key> deviceKey;  // private: signs the chain head
+  std::vector<std::uint8_t> digestKey;                  // HMAC-SHA256 key for digests, >= 32 bytes
+  std::uint32_t digestKeyEpoch = 1;
+};
+
+class AuditLog {
+ public:
+  // Creates the audit tables in `db` when missing (and the genesis record), or resumes
+  // an existing chain after checking it was made with the same device key.
+  static Result<std::unique_ptr<AuditLog>> open(storage::Database& db, AuditKeys keys,
+                                                std::function<std::int64_t()> clockNs);
+
+  // A keyed digest: HMAC-SHA256(key, domain || 0x00 || value), first 16 bytes.
+  Digest digest(std::string_view domain, std::span<const std::uint8_t> value) const;
+  Digest digest(std::string_view domain, std::string_view value) const;
+
+  // Index of an endpoint in this log, defined by a record the first time it is seen.
+  Result<std::uint32_t> endpointIndex(const policy::Endpoint& endpoint);
+  // Id of a decision pattern, defined by a record the first time it is seen.
+  Result<std::uint64_t> patternId(const DecisionPattern& pattern);
+
+  Status appendFrameBatch(const FrameBatch& batch);
+  Status policyLoaded(std::string_view name, std::uint64_t version, std::span<const std::uint8_t> policyHash,
+                      std::int64_t validUntil);
+  Status policyRefused(std::span<const std::uint8_t> bundleBytes, std::string_view reason);
+  Status framesRejected(std::string_view source, std::string_view reason, std::uint64_t count,
+                        std::span<const std::uint8_t> firstRejectedBytes);
+  Status sequenceGap(const Digest& vehicle, std::string_view source, std::uint32_t bootEpoch, std::uint64_t firstMissing,
+                     std::uint64_t lastMissing);
+  Status evicted(std::uint32_t endpoint, std::uint64_t count, std::uint64_t firstOutboxId, std::uint64_t lastOutboxId);
+  Status consentChanged(const Digest& subject, policy::ConsentPurpose purpose, bool granted, std::int64_t expiresAtNs);
+  Status started(std::string_view softwareVersion);
+  Status stopped();
+
+  // Acknowledged uploads are watermarks, not rows: the endpoint's highest outbox id
+  // acknowledged so far, updated in place and chained (one Acknowledged record with
+  // every watermark) at the next sign().
+  Status acknowledge(std::uint32_t endpoint, std::uint64_t outboxIdThrough);
+
+  // Seals the chain head with the device key (an Acknowledged record first, when a
+  // watermark moved). Call once per committed batch or on a timer.
+  Status sign();
+
+  Status resync();
+  std::uint64_t headSeq() const { return headSeq_; }
+  const Link& headLink() const { return headLink_; }
+
+ private:
+  AuditLog(storage::Database& db, AuditKeys keys, std::function<std::int64_t()> clockNs)
+      : db_(db), keys_(std::move(keys)), clockNs_(std::move(clockNs)) {}
+  Status createSchema();
+  Status append(RecordKind kind, std::span<const std::uint8_t> body);
+
+  storage::Database& db_;
+  AuditKeys keys_;
+  std::function<std::int64_t()> clockNs_;
+  std::uint64_t headSeq_ = 0;
+  Link headLink_{};
+  std::map<std::vector<std::uint8_t>, std::uint64_t> patterns_;  // encoded pattern -> id
+  std::map<std::string, std::uint32_t> endpoints_;               // "name|country|jurisdiction" -> index
+  std::map<std::uint32_t, std::uint64_t> watermarks_;
+  bool watermarksMoved_ = false;
+};
+
+inline constexpr std::string_view kAuditSchema = R"sql(
+CREATE TABLE IF NOT EXISTS audit_records(
+  seq INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  at_ns INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  link BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_patterns(id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_signatures(seq INTEGER PRIMARY KEY, key_id TEXT NOT NULL, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_watermarks(endpoint INTEGER PRIMARY KEY, acked_through INTEGER NOT NULL);
+)sql";
+
+}  // namespace cordon::audit

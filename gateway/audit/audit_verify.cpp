@@ -1,0 +1,203 @@
+#include "gateway/audit/audit_verify.hpp"
+
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace cordon::audit {
+namespace {
+
+std::string hex(std::span<const std::uint8_t> bytes) { return policy::toHex(bytes); }
+
+VerifyReport bad(VerifyReport report, std::uint64_t seq, std::string problem) {
+  report.intact = false;
+  report.firstBadSeq = seq;
+  report.problem = std::move(problem);
+  return report;
+}
+
+}  // namespace
+
+Result<std::vector<Anchor>> parseAnchors(std::string_view text) {
+  std::vector<Anchor> anchors;
+  std::size_t lineNo = 0, start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string line(text.substr(start, end - start));
+    start = end + 1;
+    ++lineNo;
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    char linkHex[65] = {};
+    unsigned long long seq = 0;
+    if (std::sscanf(line.c_str(), "%llu %64s", &seq, linkHex) != 2 || std::strlen(linkHex) != 64) {
+      return Error{"anchors line " + std::to_string(lineNo) + ": expected '<seq> <64 hex digits>'"};
+    }
+    Anchor anchor;
+    anchor.seq = seq;
+    for (std::size_t i = 0; i < kLinkBytes; ++i) {
+      unsigned int byte = 0;
+      if (std::sscanf(linkHex + 2 * i, "%2x", &byte) != 1) return Error{"anchors line " + std::to_string(lineNo) + ": bad hex"};
+      anchor.link[i] = static_cast<std::uint8_t>(byte);
+    }
+    anchors.push_back(anchor);
+  }
+  return anchors;
+}
+
+Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& options) {
+  VerifyReport report;
+  auto records = db.prepare("SELECT seq, kind, at_ns, body, link FROM audit_records ORDER BY seq");
+  if (!records) return Error{"not an audit log (" + records.error().message + ")"};
+
+  // The chain starts from the device key named by the genesis record, which must be
+  // the key we were given when we have one.
+  std::map<std::uint64_t, Link> links;
+  std::map<std::uint64_t, std::vector<std::uint8_t>> patternBodies;  // from PatternDefined records
+  std::set<std::uint32_t> endpointsDefined;
+  Link previous{};
+  std::uint64_t expectedSeq = 1;
+  for (auto row = records->step(); ; row = records->step()) {
+    if (!row) return Error{row.error().message};
+    if (!row.value()) break;
+    const auto seq = static_cast<std::uint64_t>(records->int64(0));
+    const auto kindValue = records->int64(1);
+    const std::int64_t at = records->int64(2);
+    const std::vector<std::uint8_t> body = records->blob(3);
+    const std::vector<std::uint8_t> stored = records->blob(4);
+    ++report.records;
+    if (seq != expectedSeq) {
+      return bad(report, expectedSeq,
+                 seq > expectedSeq ? "record " + std::to_string(expectedSeq) + " is missing (deleted); the next is " +
+                                         std::to_string(seq)
+                                   : "record numbering goes backwards");
+    }
+    if (kindValue < 1 || kindValue > static_cast<std::int64_t>(RecordKind::Stopped)) {
+      return bad(report, seq, "unknown record kind " + std::to_string(kindValue));
+    }
+    const auto kind = static_cast<RecordKind>(kindValue);
+    if (seq == 1) {
+      if (kind != RecordKind::Genesis) return bad(report, seq, "the first record is not a genesis record");
+      ByteReader r(body);
+      auto format = r.varint();
+      auto keyId = r.text();
+      if (!format || !keyId) return bad(report, seq, "malformed genesis record");
+      if (*format != kFormatVersion) return bad(report, seq, "unknown audit format " + std::to_string(*format));
+      if (options.deviceKey != nullptr && *keyId != options.deviceKey->keyId()) {
+        return bad(report, seq, "the log was started with device key " + *keyId + ", not the trusted key " +
+                                    options.deviceKey->keyId());
+      }
+      previous = genesisLink(*keyId);
+    }
+    const Link computed = chainLink(previous, seq, kind, at, body);
+    if (stored.size() != kLinkBytes || std::memcmp(stored.data(), computed.data(), kLinkBytes) != 0) {
+      return bad(report, seq,
+                 "record " + std::to_string(seq) + " (" + std::string(nameOf(kind)) +
+                     ") does not match the chain: it was modified, inserted or moved");
+    }
+    // The structure of what the chain covers.
+    switch (kind) {
+      case RecordKind::PatternDefined: {
+        ByteReader r(body);
+        auto id = r.varint();
+        auto bytes = r.bytes();
+        if (!id || !bytes || !r.done() || !DecisionPattern::decode(*bytes)) {
+          return bad(report, seq, "malformed pattern record");
+        }
+        patternBodies[*id] = std::vector<std::uint8_t>(bytes->begin(), bytes->end());
+        break;
+      }
+      case RecordKind::EndpointDefined: {
+        ByteReader r(body);
+        auto index = r.varint();
+        if (!index) return bad(report, seq, "malformed endpoint record");
+        endpointsDefined.insert(static_cast<std::uint32_t>(*index));
+        break;
+      }
+      case RecordKind::FrameBatch: {
+        auto batch = FrameBatch::decode(body);
+        if (!batch) return bad(report, seq, batch.error().message);
+        for (const FrameRun& run : batch->runs) {
+          if (!patternBodies.contains(run.pattern)) {
+            return bad(report, seq, "frame batch refers to pattern " + std::to_string(run.pattern) + ", never defined");
+          }
+        }
+        for (const auto& q : batch->queued) {
+          if (!endpointsDefined.contains(q.endpoint)) {
+            return bad(report, seq, "frame batch queues for endpoint " + std::to_string(q.endpoint) + ", never defined");
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    links[seq] = computed;
+    previous = computed;
+    ++expectedSeq;
+  }
+  if (report.records == 0) return bad(report, 1, "the log has no records (not even a genesis record)");
+  const std::uint64_t last = expectedSeq - 1;
+
+  // The pattern index must hold exactly what the chain defined.
+  auto patterns = db.prepare("SELECT id, body FROM audit_patterns ORDER BY id");
+  if (!patterns) return Error{patterns.error().message};
+  std::size_t indexed = 0;
+  for (auto row = patterns->step(); row && row.value(); row = patterns->step()) {
+    const auto id = static_cast<std::uint64_t>(patterns->int64(0));
+    const auto it = patternBodies.find(id);
+    if (it == patternBodies.end() || it->second != patterns->blob(1)) {
+      return bad(report, last, "pattern " + std::to_string(id) + " in the pattern index differs from its defining record");
+    }
+    ++indexed;
+  }
+  if (indexed != patternBodies.size()) return bad(report, last, "the pattern index lacks defined patterns");
+
+  // Signatures.
+  auto signatures = db.prepare("SELECT seq, key_id, signature FROM audit_signatures ORDER BY seq");
+  if (!signatures) return Error{signatures.error().message};
+  for (auto row = signatures->step(); row && row.value(); row = signatures->step()) {
+    const auto seq = static_cast<std::uint64_t>(signatures->int64(0));
+    const auto it = links.find(seq);
+    if (it == links.end()) {
+      return bad(report, seq, "a signature covers record " + std::to_string(seq) + ", which is not in the log (truncated)");
+    }
+    if (options.deviceKey == nullptr) continue;
+    const auto signature = signatures->blob(2);
+    if (!options.deviceKey->verify(signedMessage(seq, it->second), signature)) {
+      // A signature seals every record since the previous one: one of them was altered
+      // and the chain recomputed, and the span is as precise as the evidence gets.
+      const std::uint64_t first = report.signedThrough + 1;
+      return bad(report, first, "the signature over records " + std::to_string(first) + " to " + std::to_string(seq) +
+                                    " does not verify with the trusted key: one of them was altered and the chain "
+                                    "recomputed (signed with key " + signatures->text(1) + ")");
+    }
+    report.signedThrough = seq;
+  }
+  if (options.deviceKey == nullptr) report.warnings.push_back("no public key given: signatures not checked");
+  if (options.deviceKey != nullptr && report.signedThrough < last) {
+    const std::string tail = std::to_string(last - report.signedThrough) + " record(s) after " +
+                             std::to_string(report.signedThrough) + " are not signed yet";
+    if (options.requireSignedHead) return bad(report, report.signedThrough + 1, tail);
+    report.warnings.push_back(tail);
+  }
+
+  // Anchors: heads the domestic archive holds.
+  for (const Anchor& anchor : options.anchors) {
+    const auto it = links.find(anchor.seq);
+    if (it == links.end()) {
+      return bad(report, last + 1, "the log ends at record " + std::to_string(last) + " but the anchors reach record " +
+                                       std::to_string(anchor.seq) + ": records were cut off the end");
+    }
+    if (it->second != anchor.link) {
+      return bad(report, anchor.seq, "record " + std::to_string(anchor.seq) + " differs from its anchor (" +
+                                         hex(anchor.link).substr(0, 16) + "...): the log was rewritten");
+    }
+  }
+  if (options.anchors.empty()) report.warnings.push_back("no anchors given: a cut-off end cannot be detected");
+  report.intact = true;
+  return report;
+}
+
+}  // namespace cordon::audit

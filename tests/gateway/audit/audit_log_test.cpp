@@ -1,0 +1,373 @@
+// The audit log: a log written through the library verifies; every kind of tampering
+// is caught and the first bad record named; records hold no values.
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include "gateway/audit/audit_log.hpp"
+#include "gateway/audit/audit_verify.hpp"
+#include "tests/support/scratch_dir.hpp"
+
+namespace cordon::audit {
+namespace {
+
+using policy::Decision;
+using policy::Treatment;
+
+constexpr const char* kVin = "LSVAX4E69PN000001";
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = storage::Database::open(dir_ / "audit.db").value();
+    keys_.deviceKey = std::make_shared<policy::Ed25519Key>(policy::Ed25519Key::generate().value());
+    keys_.digestKey.assign(32, 0x17);
+    log_ = AuditLog::open(*db_, keys_, [this] { return now_ += 1'000'000; }).value();
+    publicKey_ = std::make_unique<policy::Ed25519Key>(
+        policy::Ed25519Key::fromPem(keys_.deviceKey->publicPem(), "device.pub").value());
+    writeRun();
+  }
+
+  // A realistic run: start, a policy, two endpoints, 20 committed batches of frames
+  // from two ECUs with two patterns, acknowledgements, a gap, a reject, an eviction.
+  void writeRun() {
+    auto tx = storage::Transaction::begin(*db_).value();
+    ASSERT_TRUE(log_->started("cordon-gateway test").ok());
+    const std::array<std::uint8_t, 32> hash{1, 2, 3};
+    ASSERT_TRUE(log_->policyLoaded("cn-auto-2026", 1, hash, 1'800'000'000).ok());
+    domestic_ = log_->endpointIndex({"cn-cloud", "CN", policy::Jurisdiction::Domestic}).value();
+    overseas_ = log_->endpointIndex({"eu-cloud", "DE", policy::Jurisdiction::Overseas}).value();
+    ASSERT_TRUE(log_->sign().ok());
+    ASSERT_TRUE(tx.commit().ok());
+
+    std::uint64_t outboxId = 0;
+    for (int b = 0; b < 20; ++b) {
+      auto batchTx = storage::Transaction::begin(*db_).value();
+      FrameBatch batch;
+      batch.vehicles.push_back(log_->digest("vehicle", kVin));
+      batch.sources = {"telematics", "chassis"};
+      for (std::uint32_t source = 0; source < 2; ++source) {
+        const auto pattern = log_->patternId(patternFor(source)).value();
+        batch.runs.push_back({0, source, 1, static_cast<std::uint64_t>(b) * 10, 10, pattern, b * 1'000'000'000LL,
+                              b * 1'000'000'000LL + 900'000'000});
+      }
+      batch.inputDigest = log_->digest("input", "frames " + std::to_string(b));
+      batch.outputDigests = {{domestic_, log_->digest("output", "d" + std::to_string(b))},
+                             {overseas_, log_->digest("output", "o" + std::to_string(b))}};
+      batch.queued = {{domestic_, outboxId + 1, 20}, {overseas_, outboxId + 21, 20}};
+      outboxId += 40;
+      ASSERT_TRUE(log_->appendFrameBatch(batch).ok());
+      ASSERT_TRUE(log_->acknowledge(domestic_, outboxId - 20).ok());
+      if (b == 7) {
+        ASSERT_TRUE(log_->sequenceGap(batch.vehicles[0], "chassis", 1, 70, 72).ok());
+      }
+      if (b == 9) {
+        ASSERT_TRUE(log_->framesRejected("body", "malformed", 3, std::vector<std::uint8_t>(40, 9)).ok());
+      }
+      if (b == 15) {
+        ASSERT_TRUE(log_->evicted(overseas_, 40, 1, 40).ok());
+      }
+      ASSERT_TRUE(log_->sign().ok());
+      ASSERT_TRUE(batchTx.commit().ok());
+    }
+    auto last = storage::Transaction::begin(*db_).value();
+    ASSERT_TRUE(log_->stopped().ok());
+    ASSERT_TRUE(log_->sign().ok());
+    ASSERT_TRUE(last.commit().ok());
+  }
+
+  DecisionPattern patternFor(std::uint32_t source) const {
+    DecisionPattern p;
+    p.policyVersion = 1;
+    p.environmentFlags = 2 | 4;
+    p.endpoints = {domestic_, overseas_};
+    Decision pass;
+    pass.treatment = Treatment::Pass;
+    pass.reason = policy::Reason::DomesticAllowed;
+    pass.rule = static_cast<std::uint16_t>(source);
+    Decision strip = pass;
+    strip.treatment = Treatment::Strip;
+    strip.reason = policy::Reason::NoBasis;
+    p.fields = {{{895 + source, pass}, {896, pass}}, {{895 + source, strip}, {896, pass}}};
+    return p;
+  }
+
+  VerifyReport verify(std::vector<Anchor> anchors = {}) {
+    VerifyOptions options;
+    options.deviceKey = publicKey_.get();
+    options.anchors = std::move(anchors);
+    auto report = verifyAuditLog(*db_, options);
+    EXPECT_TRUE(report.ok()) << (report ? "" : report.error().message);
+    return report ? report.value() : VerifyReport{};
+  }
+
+  Anchor headAnchor() const { return {log_->headSeq(), log_->headLink()}; }
+
+  void sql(const std::string& statement) { ASSERT_TRUE(db_->exec(statement).ok()) << statement; }
+
+  // What an attacker without the key can do: recompute every link from `from` on.
+  void recomputeLinksFrom(std::uint64_t from) {
+    auto select = db_->prepare("SELECT seq, kind, at_ns, body FROM audit_records WHERE seq >= ?1 ORDER BY seq").value();
+    select.bind(1, static_cast<std::int64_t>(from));
+    auto previous = db_->prepare("SELECT link FROM audit_records WHERE seq = ?1").value();
+    previous.bind(1, static_cast<std::int64_t>(from - 1));
+    ASSERT_TRUE(previous.step().value());
+    const auto bytes = previous.blob(0);
+    Link link{};
+    std::copy(bytes.begin(), bytes.end(), link.begin());
+    std::vector<std::pair<std::uint64_t, Link>> updates;
+    for (auto row = select.step(); row && row.value(); row = select.step()) {
+      link = chainLink(link, static_cast<std::uint64_t>(select.int64(0)), static_cast<RecordKind>(select.int64(1)),
+                       select.int64(2), select.blob(3));
+      updates.emplace_back(static_cast<std::uint64_t>(select.int64(0)), link);
+    }
+    for (const auto& [seq, l] : updates) {
+      auto update = db_->prepare("UPDATE audit_records SET link = ?1 WHERE seq = ?2").value();
+      update.bindBlob(1, l).bind(2, static_cast<std::int64_t>(seq));
+      ASSERT_TRUE(update.run().ok());
+    }
+  }
+
+  std::uint64_t seqOfKind(RecordKind kind, int nth = 0) {
+    auto q = db_->prepare("SELECT seq FROM audit_records WHERE kind = ?1 ORDER BY seq LIMIT 1 OFFSET ?2").value();
+    q.bind(1, static_cast<std::int64_t>(kind)).bind(2, nth);
+    EXPECT_TRUE(q.step().value());
+    return static_cast<std::uint64_t>(q.int64(0));
+  }
+
+  cordon::test::ScratchDir dir_{"cordon-audit"};
+  std::unique_ptr<storage::Database> db_;
+  AuditKeys keys_;
+  std::unique_ptr<AuditLog> log_;
+  std::unique_ptr<policy::Ed25519Key> publicKey_;
+  std::int64_t now_ = 1'795'651'200'000'000'000;
+  std::uint32_t domestic_ = 0, overseas_ = 0;
+};
+
+TEST_F(AuditLogTest, AnIntactLogVerifies) {
+  const VerifyReport report = verify({headAnchor()});
+  EXPECT_TRUE(report.intact) << report.problem;
+  EXPECT_EQ(report.signedThrough, log_->headSeq());
+  EXPECT_EQ(report.records, log_->headSeq());
+  EXPECT_TRUE(report.warnings.empty());
+}
+
+TEST_F(AuditLogTest, RecordsHoldNoValues) {
+  auto all = db_->prepare("SELECT body FROM audit_records").value();
+  std::string everything;
+  for (auto row = all.step(); row && row.value(); row = all.step()) {
+    const auto body = all.blob(0);
+    everything.append(body.begin(), body.end());
+  }
+  EXPECT_EQ(everything.find(kVin), std::string::npos);
+  EXPECT_EQ(everything.find("LSVAX4E69"), std::string::npos);
+}
+
+TEST_F(AuditLogTest, AModifiedRecordIsNamed) {
+  const auto target = seqOfKind(RecordKind::FrameBatch, 3);
+  sql("UPDATE audit_records SET body = CAST(x'00' || substr(body, 2) AS BLOB) WHERE seq = " + std::to_string(target));
+  const VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.firstBadSeq, target) << report.problem;
+  EXPECT_NE(report.problem.find("does not match the chain"), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, ADeletedRecordIsNamed) {
+  const auto target = seqOfKind(RecordKind::SequenceGap);
+  sql("DELETE FROM audit_records WHERE seq = " + std::to_string(target));
+  const VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.firstBadSeq, target);
+  EXPECT_NE(report.problem.find("missing"), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, ReorderedRecordsAreNamed) {
+  const auto a = seqOfKind(RecordKind::FrameBatch, 5);
+  const auto b = seqOfKind(RecordKind::FrameBatch, 6);
+  sql("UPDATE audit_records SET seq = -1 WHERE seq = " + std::to_string(a));
+  sql("UPDATE audit_records SET seq = " + std::to_string(a) + " WHERE seq = " + std::to_string(b));
+  sql("UPDATE audit_records SET seq = " + std::to_string(b) + " WHERE seq = -1");
+  const VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.firstBadSeq, a) << report.problem;
+}
+
+TEST_F(AuditLogTest, AnInsertedRecordWithARecomputedChainFailsItsSignature) {
+  // Shift everything after `target` up by one, insert a forged record, recompute links.
+  const auto target = seqOfKind(RecordKind::FrameBatch, 10);
+  sql("UPDATE audit_records SET seq = -seq WHERE seq > " + std::to_string(target));
+  sql("UPDATE audit_records SET seq = -seq + 1 WHERE seq < 0");
+  sql("INSERT INTO audit_records(seq, kind, at_ns, body, link) VALUES(" + std::to_string(target + 1) +
+      ", 13, 5, x'', x'00')");
+  recomputeLinksFrom(target + 1);
+  const VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  // The forged record is target + 1; the signature that fails seals target .. target + 2.
+  ASSERT_TRUE(report.firstBadSeq.has_value());
+  EXPECT_LE(*report.firstBadSeq, target + 1) << report.problem;
+  EXPECT_GE(*report.firstBadSeq, target - 1) << report.problem;
+  EXPECT_NE(report.problem.find("signature over records"), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, ARecomputedAndReSignedLogIsCaughtWithTheTrustedKey) {
+  const auto target = seqOfKind(RecordKind::FrameBatch, 12);
+  sql("UPDATE audit_records SET body = CAST(x'01' || substr(body, 2) AS BLOB) WHERE seq = " + std::to_string(target));
+  recomputeLinksFrom(target);
+  // Re-sign every signature from the target on with another key.
+  const auto forger = policy::Ed25519Key::generate().value();
+  auto sigs = db_->prepare("SELECT s.seq, r.link FROM audit_signatures s JOIN audit_records r USING(seq) WHERE s.seq >= ?1")
+                  .value();
+  sigs.bind(1, static_cast<std::int64_t>(target));
+  std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> resigned;
+  for (auto row = sigs.step(); row && row.value(); row = sigs.step()) {
+    Link link{};
+    const auto bytes = sigs.blob(1);
+    std::copy(bytes.begin(), bytes.end(), link.begin());
+    resigned.emplace_back(sigs.int64(0), forger.sign(signedMessage(static_cast<std::uint64_t>(sigs.int64(0)), link)).value());
+  }
+  for (const auto& [seq, signature] : resigned) {
+    auto update = db_->prepare("UPDATE audit_signatures SET signature = ?1, key_id = ?2 WHERE seq = ?3").value();
+    update.bindBlob(1, signature).bind(2, forger.keyId()).bind(3, seq);
+    ASSERT_TRUE(update.run().ok());
+  }
+  const VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.firstBadSeq, target) << report.problem;
+  EXPECT_NE(report.problem.find(forger.keyId()), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, ACutOffEndIsCaughtByTheAnchors) {
+  const Anchor anchor = headAnchor();
+  const auto keep = seqOfKind(RecordKind::FrameBatch, 17);
+  sql("DELETE FROM audit_records WHERE seq > " + std::to_string(keep));
+  sql("DELETE FROM audit_signatures WHERE seq > " + std::to_string(keep));
+  const VerifyReport withoutAnchors = verify();
+  EXPECT_TRUE(withoutAnchors.intact) << "without anchors a clean cut cannot be told from a shorter log";
+  EXPECT_FALSE(withoutAnchors.warnings.empty());
+  const VerifyReport report = verify({anchor});
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.firstBadSeq, keep + 1) << report.problem;
+  EXPECT_NE(report.problem.find("cut off"), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, DroppingTheNewestRecordsButNotTheirSignatureIsCaught) {
+  const auto keep = log_->headSeq() - 2;
+  sql("DELETE FROM audit_records WHERE seq > " + std::to_string(keep));
+  const VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_NE(report.problem.find("truncated"), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, ARewrittenLogIsCaughtByAnAnchor) {
+  const Anchor early{seqOfKind(RecordKind::FrameBatch, 2), {}};
+  auto q = db_->prepare("SELECT link FROM audit_records WHERE seq = ?1").value();
+  q.bind(1, static_cast<std::int64_t>(early.seq));
+  ASSERT_TRUE(q.step().value());
+  Anchor anchor = early;
+  const auto bytes = q.blob(0);
+  std::copy(bytes.begin(), bytes.end(), anchor.link.begin());
+  // Rewritten wholesale with the device key (a stolen key): the chain and signatures
+  // are consistent again, the anchor is not.
+  sql("UPDATE audit_records SET at_ns = at_ns + 1 WHERE seq >= " + std::to_string(early.seq - 1));
+  recomputeLinksFrom(early.seq - 1);
+  const VerifyReport report = verify({anchor});
+  EXPECT_FALSE(report.intact);
+}
+
+TEST_F(AuditLogTest, AnAlteredPatternIndexOrSignatureIsNamed) {
+  sql("UPDATE audit_patterns SET body = CAST(substr(body, 1, 5) || x'ff' || substr(body, 7) AS BLOB) WHERE id = 2");
+  VerifyReport report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_NE(report.problem.find("pattern 2"), std::string::npos) << report.problem;
+  sql("UPDATE audit_patterns SET body = (SELECT body FROM audit_patterns WHERE id = 1) WHERE id = 2");
+  report = verify();
+  EXPECT_FALSE(report.intact) << "a pattern swapped for another";
+  // Restore the index, then damage a signature.
+  auto restore = db_->prepare("SELECT body FROM audit_records WHERE kind = 3 ORDER BY seq LIMIT 1 OFFSET 1").value();
+  ASSERT_TRUE(restore.step().value());
+  const auto record = restore.blob(0);
+  ByteReader r(record);
+  r.varint();
+  const auto bytes = r.bytes().value();
+  auto update = db_->prepare("UPDATE audit_patterns SET body = ?1 WHERE id = 2").value();
+  update.bindBlob(1, bytes);
+  ASSERT_TRUE(update.run().ok());
+  ASSERT_TRUE(verify().intact);
+  const auto signedSeq = seqOfKind(RecordKind::Acknowledged, 4);
+  sql("UPDATE audit_signatures SET signature = CAST(x'00' || substr(signature, 2) AS BLOB) WHERE seq = " +
+      std::to_string(signedSeq));
+  report = verify();
+  EXPECT_FALSE(report.intact);
+  EXPECT_NE(report.problem.find("to " + std::to_string(signedSeq)), std::string::npos) << report.problem;
+}
+
+TEST_F(AuditLogTest, ALogFromAnotherDeviceKeyIsRefused) {
+  const auto other = policy::Ed25519Key::generate().value();
+  VerifyOptions options;
+  options.deviceKey = &other;
+  const auto report = verifyAuditLog(*db_, options).value();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.firstBadSeq, 1u);
+  AuditKeys keys = keys_;
+  keys.deviceKey = std::make_shared<policy::Ed25519Key>(policy::Ed25519Key::generate().value());
+  EXPECT_FALSE(AuditLog::open(*db_, keys, [] { return 0; }).ok()) << "resuming the chain with another key";
+}
+
+TEST_F(AuditLogTest, TheChainResumesAfterReopening) {
+  const auto head = log_->headSeq();
+  log_.reset();
+  log_ = AuditLog::open(*db_, keys_, [this] { return now_ += 1'000'000; }).value();
+  EXPECT_EQ(log_->headSeq(), head);
+  auto tx = storage::Transaction::begin(*db_).value();
+  // Known patterns and endpoints are reused, not defined again.
+  EXPECT_EQ(log_->patternId(patternFor(0)).value(), 1u);
+  EXPECT_EQ(log_->endpointIndex({"eu-cloud", "DE", policy::Jurisdiction::Overseas}).value(), overseas_);
+  EXPECT_EQ(log_->headSeq(), head);
+  ASSERT_TRUE(log_->started("again").ok());
+  ASSERT_TRUE(log_->sign().ok());
+  ASSERT_TRUE(tx.commit().ok());
+  EXPECT_TRUE(verify({headAnchor()}).intact);
+}
+
+TEST_F(AuditLogTest, ARolledBackTransactionLeavesNoTrace) {
+  const auto head = log_->headSeq();
+  {
+    auto tx = storage::Transaction::begin(*db_).value();
+    DecisionPattern fresh = patternFor(1);
+    fresh.policyVersion = 99;
+    ASSERT_TRUE(log_->patternId(fresh).ok());
+    ASSERT_TRUE(log_->stopped().ok());
+  }  // rolled back
+  ASSERT_TRUE(log_->resync().ok());
+  EXPECT_EQ(log_->headSeq(), head);
+  EXPECT_TRUE(verify().intact);
+}
+
+TEST(AuditFormat, PatternsAndBatchesRoundTrip) {
+  DecisionPattern p;
+  p.policyVersion = 7;
+  p.environmentFlags = 5;
+  p.consentBits = 0x82;
+  p.endpoints = {0, 3};
+  Decision d;
+  d.treatment = Treatment::GeneraliseLocation;
+  d.reason = policy::Reason::BasisHeld;
+  d.rule = 12;
+  d.basis = 1;
+  d.tags = policy::TagSet{policy::Tag::sensitive_pi, policy::Tag::geo};
+  p.fields = {{{895, d}}, {{895, d}, {1375, Decision{}}}};
+  EXPECT_EQ(DecisionPattern::decode(p.encode()).value(), p);
+  FrameBatch b;
+  b.vehicles = {Digest{1}};
+  b.sources = {"telematics"};
+  b.runs = {{0, 0, 3, 1'000'000'000'000ULL, 7, 2, -5, 10}};
+  b.outputDigests = {{3, Digest{9}}};
+  b.queued = {{3, 77, 7}};
+  EXPECT_EQ(FrameBatch::decode(b.encode()).value(), b);
+  auto truncated = b.encode();
+  truncated.pop_back();
+  EXPECT_FALSE(FrameBatch::decode(truncated).ok());
+}
+
+}  // namespace
+}  // namespace cordon::audit
