@@ -133,6 +133,11 @@ std::optional<Rejection> FrameVerifier::checkSignal(const wire::Signal& signal, 
   const auto oversized = [&](std::string what) {
     return reject(RejectReason::OversizedValue, info.path + ": " + what, id);
   };
+  // A union type without its table passes FlatBuffers' verifier (the value field is
+  // optional); every read below would dereference null. Found by fuzz/targets/frame_verify.
+  if (signal.value_type() == wire::Value::NONE || signal.value() == nullptr) {
+    return reject(RejectReason::WrongValueType, info.path + " has no value", id);
+  }
   switch (signal.value_type()) {
     case wire::Value::NONE: return reject(RejectReason::WrongValueType, info.path + " has no value", id);
     case wire::Value::BoolValue:

@@ -34,6 +34,11 @@ class RawFrame {
     signals_.push_back(wire::CreateSignal(fbb_, id, wire::Value::UIntValue, wire::CreateUIntValue(fbb_, v).Union()));
     return *this;
   }
+  // A union type with no value table: FlatBuffers' own verifier lets it through.
+  RawFrame& typeWithoutValue(std::uint32_t id, wire::Value type) {
+    signals_.push_back(wire::CreateSignal(fbb_, id, type, 0));
+    return *this;
+  }
   RawFrame& dbl(std::uint32_t id, double v) {
     signals_.push_back(
         wire::CreateSignal(fbb_, id, wire::Value::DoubleValue, wire::CreateDoubleValue(fbb_, v).Union()));
@@ -174,6 +179,14 @@ TEST_F(FrameVerifierTest, RejectsWrongValueTypeForTheId) {
   EXPECT_EQ(result.rejection().reason, RejectReason::WrongValueType);
   EXPECT_EQ(result.rejection().signalId, id("Vehicle.Speed"));
   EXPECT_NE(result.rejection().detail.find("Vehicle.Speed"), std::string::npos) << result.rejection().detail;
+}
+
+TEST_F(FrameVerifierTest, RejectsAUnionTypeWithoutItsValue) {
+  // Found by the frame_verify fuzz target (fuzz/regressions/frame_verify).
+  const auto pressure = id("Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure");
+  EXPECT_EQ(reasonOf(raw().typeWithoutValue(pressure, wire::Value::UIntValue).bytes()), RejectReason::WrongValueType);
+  EXPECT_EQ(reasonOf(raw().typeWithoutValue(id("Vehicle.Speed"), wire::Value::NONE).bytes()),
+            RejectReason::WrongValueType);
 }
 
 TEST_F(FrameVerifierTest, RejectsIncompatibleRegistries) {

@@ -1,0 +1,22 @@
+// Registry::fromBinary on arbitrary bytes (a .creg, verified before use); for a registry
+// that loads, every lookup the verifier and the compiler make is made once.
+#include <cstdint>
+
+#include "ecu/registry/registry.hpp"
+#include "fuzz/fuzz_support.hpp"
+
+using namespace cordon;
+
+namespace cordon::fuzz {
+void walkRegistry(const ecu::Registry& registry);
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto registry = ecu::Registry::fromBinary(fuzz::bytesOf(data, size));
+  if (!registry) {
+    fuzz::consume(registry.error().message);
+    return 0;
+  }
+  fuzz::walkRegistry(*registry.value());
+  return 0;
+}
