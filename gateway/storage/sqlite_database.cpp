@@ -28,6 +28,12 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& fi
   if (Status probe = database->exec("SELECT count(*) FROM sqlite_schema"); !probe) {
     return Error{file.string() + ": not a usable SQLite database (" + probe.message() + ")"};
   }
+  if (!options.readOnly) {
+    // Takes effect only while the file is still empty (before the WAL switch writes it).
+    if (Status s = database->exec("PRAGMA page_size=" + std::to_string(options.pageSizeBytes)); !s) {
+      return Error{file.string() + ": " + s.message()};
+    }
+  }
   if (!options.readOnly && options.wal) {
     if (Status s = database->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !s) {
       return Error{file.string() + ": " + s.message()};
