@@ -44,6 +44,7 @@ std::string_view nameOf(RecordKind kind) {
     case RecordKind::ConsentChanged: return "consent-changed";
     case RecordKind::Started: return "started";
     case RecordKind::Stopped: return "stopped";
+    case RecordKind::Pruned: return "pruned";
   }
   return "unknown";
 }

@@ -41,7 +41,9 @@ enum class RecordKind : std::uint8_t {
   ConsentChanged = 11,  // subject digest, purpose, granted, expiry
   Started = 12,         // software version
   Stopped = 13,
+  Pruned = 14,          // a receipted segment removed from the vehicle: range, last link, receipt
 };
+inline constexpr RecordKind kLastRecordKind = RecordKind::Pruned;
 std::string_view nameOf(RecordKind kind);
 
 class ByteWriter {

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace cordon::audit {
@@ -24,6 +25,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(storage::Database& db, AuditKey
   if (keys.deviceKey == nullptr || !keys.deviceKey->hasPrivate()) return Error{"audit: the device signing key is missing"};
   if (keys.digestKey.size() < 32) return Error{"audit: the digest key must be at least 32 bytes"};
   std::unique_ptr<AuditLog> log(new AuditLog(db, std::move(keys), std::move(clockNs)));
+  log->deviceKeyId_ = log->keys_.deviceKey->keyId();
   if (Status s = log->createSchema(); !s) return Error{"audit: " + s.message()};
   if (Status s = log->resync(); !s) return Error{"audit: " + s.message()};
   if (log->headSeq_ == 0) {
@@ -38,17 +40,14 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(storage::Database& db, AuditKey
     if (Status s = log->sign(); !s) return Error{"audit: " + s.message()};
     if (Status s = tx->commit(); !s) return Error{"audit: " + s.message()};
   } else {
-    auto genesis = db.prepare("SELECT body FROM audit_records ORDER BY seq LIMIT 1");
-    if (!genesis) return genesis.error();
-    auto row = genesis->step();
-    if (!row || !row.value()) return Error{"audit: the log has records but no genesis record"};
-    const auto bytes = genesis->blob(0);
-    ByteReader r(bytes);
-    r.varint();
-    const auto keyId = r.text();
-    if (!keyId || *keyId != log->keys_.deviceKey->keyId()) {
-      return Error{"audit: this log was started with device key " + keyId.value_or("?") + ", not " +
-                   log->keys_.deviceKey->keyId()};
+    // The genesis record may have been pruned long ago; every signature names its key.
+    auto last = db.prepare("SELECT key_id FROM audit_signatures ORDER BY seq DESC LIMIT 1");
+    if (!last) return last.error();
+    auto row = last->step();
+    if (!row) return row.error();
+    const std::string keyId = row.value() ? last->text(0) : std::string("(none: the log was never signed)");
+    if (keyId != log->deviceKeyId_) {
+      return Error{"audit: this log was signed with device key " + keyId + ", not " + log->deviceKeyId_};
     }
   }
   return log;
@@ -76,9 +75,9 @@ Status AuditLog::resync() {
   for (auto r = patterns->step(); r && r.value(); r = patterns->step()) {
     patterns_[patterns->blob(1)] = static_cast<std::uint64_t>(patterns->int64(0));
   }
-  auto endpoints = db_.prepare("SELECT body FROM audit_records WHERE kind = ?1");
+  // From the index, not the records: the defining records may have been pruned.
+  auto endpoints = db_.prepare("SELECT body FROM audit_endpoints ORDER BY idx");
   if (!endpoints) return endpoints.error();
-  endpoints->bind(1, static_cast<std::int64_t>(RecordKind::EndpointDefined));
   for (auto r = endpoints->step(); r && r.value(); r = endpoints->step()) {
     const auto body = endpoints->blob(0);
     ByteReader reader(body);
@@ -89,6 +88,10 @@ Status AuditLog::resync() {
     if (!index || !name || !country || !jurisdiction) return Error{"malformed endpoint record"};
     endpoints_[*name + "|" + *country + "|" + std::to_string(*jurisdiction)] = static_cast<std::uint32_t>(*index);
   }
+  auto signedHead = db_.prepare("SELECT coalesce(max(seq), 0) FROM audit_signatures");
+  if (!signedHead) return signedHead.error();
+  if (auto r = signedHead->step(); !r) return r.error();
+  signedSeq_ = static_cast<std::uint64_t>(signedHead->int64(0));
   auto marks = db_.prepare("SELECT endpoint, acked_through FROM audit_watermarks");
   if (!marks) return marks.error();
   for (auto r = marks->step(); r && r.value(); r = marks->step()) {
@@ -142,6 +145,10 @@ Result<std::uint32_t> AuditLog::endpointIndex(const policy::Endpoint& endpoint) 
   body.text(endpoint.country);
   body.u8(jurisdiction);
   if (Status s = append(RecordKind::EndpointDefined, body.data()); !s) return Error{s.message()};
+  auto insert = db_.prepare("INSERT INTO audit_endpoints(idx, body, seq) VALUES(?1, ?2, ?3)");
+  if (!insert) return insert.error();
+  insert->bind(1, static_cast<std::int64_t>(index)).bindBlob(2, body.data()).bind(3, static_cast<std::int64_t>(headSeq_));
+  if (Status s = insert->run(); !s) return Error{s.message()};
   endpoints_[key] = index;
   return index;
 }
@@ -155,9 +162,9 @@ Result<std::uint64_t> AuditLog::patternId(const DecisionPattern& pattern) {
   body.varint(id);
   body.bytes(bytes);
   if (Status s = append(RecordKind::PatternDefined, body.data()); !s) return Error{s.message()};
-  auto insert = db_.prepare("INSERT INTO audit_patterns(id, body) VALUES(?1, ?2)");
+  auto insert = db_.prepare("INSERT INTO audit_patterns(id, body, seq) VALUES(?1, ?2, ?3)");
   if (!insert) return insert.error();
-  insert->bind(1, static_cast<std::int64_t>(id)).bindBlob(2, bytes);
+  insert->bind(1, static_cast<std::int64_t>(id)).bindBlob(2, bytes).bind(3, static_cast<std::int64_t>(headSeq_));
   if (Status s = insert->run(); !s) return Error{s.message()};
   patterns_.emplace(std::move(bytes), id);
   return id;
@@ -259,8 +266,237 @@ Status AuditLog::sign() {
   if (!signature) return Error{signature.error().message};
   auto insert = db_.prepare("INSERT OR REPLACE INTO audit_signatures(seq, key_id, signature) VALUES(?1, ?2, ?3)");
   if (!insert) return insert.error();
-  insert->bind(1, static_cast<std::int64_t>(headSeq_)).bind(2, keys_.deviceKey->keyId()).bindBlob(3, signature.value());
-  return insert->run();
+  insert->bind(1, static_cast<std::int64_t>(headSeq_)).bind(2, deviceKeyId_).bindBlob(3, signature.value());
+  if (Status s = insert->run(); !s) return s;
+  signedSeq_ = headSeq_;
+  return Status::success();
+}
+
+namespace {
+
+Result<Link> linkAt(storage::Database& db, std::uint64_t seq) {
+  auto q = db.prepare("SELECT link FROM audit_records WHERE seq = ?1");
+  if (!q) return q.error();
+  q->bind(1, static_cast<std::int64_t>(seq));
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!row.value()) return Error{"record " + std::to_string(seq) + " is not in the log"};
+  return linkFrom(q->blob(0));
+}
+
+// Index rows (patterns or endpoints) with key <= through, in key order.
+Result<std::vector<IndexRow>> indexRows(storage::Database& db, const std::string& sql, std::uint64_t through) {
+  auto q = db.prepare(sql);
+  if (!q) return q.error();
+  q->bind(1, static_cast<std::int64_t>(through));
+  std::vector<IndexRow> rows;
+  for (auto r = q->step(); ; r = q->step()) {
+    if (!r) return r.error();
+    if (!r.value()) break;
+    rows.push_back({static_cast<std::uint64_t>(q->int64(0)), q->blob(1)});
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<std::optional<std::uint64_t>> AuditLog::seal() {
+  auto last = db_.prepare("SELECT coalesce(max(last_seq), 0), coalesce(min(first_seq), 0) FROM audit_segments");
+  if (!last) return last.error();
+  if (auto r = last->step(); !r) return r.error();
+  std::uint64_t sealedThrough = static_cast<std::uint64_t>(last->int64(0));
+  if (sealedThrough == 0) {
+    // No segment row: everything before the oldest record was pruned (or nothing was).
+    auto oldest = db_.prepare("SELECT coalesce(min(seq), 1) FROM audit_records");
+    if (!oldest) return oldest.error();
+    if (auto r = oldest->step(); !r) return r.error();
+    sealedThrough = static_cast<std::uint64_t>(oldest->int64(0)) - 1;
+  }
+  if (signedSeq_ <= sealedThrough) return std::optional<std::uint64_t>{};
+  const std::uint64_t first = sealedThrough + 1;
+  Link previous = genesisLink(deviceKeyId_);
+  if (first > 1) {
+    // The record before may already be pruned: then its link is in the Pruned record.
+    auto link = linkAt(db_, first - 1);
+    if (!link) {
+      auto pruned = db_.prepare("SELECT body FROM audit_records WHERE kind = ?1 ORDER BY seq DESC LIMIT 1");
+      if (!pruned) return pruned.error();
+      pruned->bind(1, static_cast<std::int64_t>(RecordKind::Pruned));
+      auto row = pruned->step();
+      if (!row || !row.value()) return Error{"audit: the link before record " + std::to_string(first) + " is lost"};
+      auto range = PrunedRange::decode(pruned->blob(0));
+      if (!range || range->lastSeq != first - 1) return Error{"audit: the link before record " + std::to_string(first) + " is lost"};
+      previous = range->lastLink;
+    } else {
+      previous = link.value();
+    }
+  }
+  auto lastLink = linkAt(db_, signedSeq_);
+  if (!lastLink) return lastLink.error();
+  auto insert = db_.prepare(
+      "INSERT INTO audit_segments(first_seq, last_seq, previous_link, last_link, sealed_at_ns) VALUES(?1, ?2, ?3, ?4, ?5)");
+  if (!insert) return insert.error();
+  insert->bind(1, static_cast<std::int64_t>(first))
+      .bind(2, static_cast<std::int64_t>(signedSeq_))
+      .bindBlob(3, previous)
+      .bindBlob(4, lastLink.value())
+      .bind(5, clockNs_());
+  if (Status s = insert->run(); !s) return Error{s.message()};
+  return std::optional<std::uint64_t>{first};
+}
+
+Result<Segment> AuditLog::exportSegment(std::uint64_t firstSeq) {
+  auto q = db_.prepare("SELECT last_seq, previous_link FROM audit_segments WHERE first_seq = ?1");
+  if (!q) return q.error();
+  q->bind(1, static_cast<std::int64_t>(firstSeq));
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!row.value()) return Error{"audit: no sealed segment starts at record " + std::to_string(firstSeq)};
+  Segment segment;
+  segment.deviceKeyId = deviceKeyId_;
+  segment.firstSeq = firstSeq;
+  const auto lastSeq = static_cast<std::uint64_t>(q->int64(0));
+  segment.previousLink = linkFrom(q->blob(1));
+  auto records = db_.prepare("SELECT seq, kind, at_ns, body FROM audit_records WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq");
+  if (!records) return records.error();
+  records->bind(1, static_cast<std::int64_t>(firstSeq)).bind(2, static_cast<std::int64_t>(lastSeq));
+  for (auto r = records->step(); ; r = records->step()) {
+    if (!r) return r.error();
+    if (!r.value()) break;
+    segment.records.push_back({static_cast<RecordKind>(records->int64(1)), records->int64(2), records->blob(3)});
+  }
+  if (segment.records.size() != lastSeq - firstSeq + 1) {
+    return Error{"audit: segment " + std::to_string(firstSeq) + ".." + std::to_string(lastSeq) + " lacks records"};
+  }
+  auto signature = db_.prepare("SELECT signature FROM audit_signatures WHERE seq = ?1");
+  if (!signature) return signature.error();
+  signature->bind(1, static_cast<std::int64_t>(lastSeq));
+  auto sig = signature->step();
+  if (!sig || !sig.value()) return Error{"audit: record " + std::to_string(lastSeq) + " has no signature"};
+  segment.signature = signature->blob(0);
+  return segment;
+}
+
+Result<Head> AuditLog::signedHead() {
+  auto q = db_.prepare("SELECT seq, signature FROM audit_signatures ORDER BY seq DESC LIMIT 1");
+  if (!q) return q.error();
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!row.value()) return Error{"audit: the log was never signed"};
+  Head head;
+  head.deviceKeyId = deviceKeyId_;
+  head.seq = static_cast<std::uint64_t>(q->int64(0));
+  head.signature = q->blob(1);
+  auto link = linkAt(db_, head.seq);
+  if (!link) return link.error();
+  head.link = link.value();
+  return head;
+}
+
+Status AuditLog::acceptReceipt(const Receipt& receipt, const policy::Ed25519Key& archivePublicKey) {
+  if (receipt.deviceKeyId != deviceKeyId_) return Error{"receipt for device key " + receipt.deviceKeyId + ", not this one"};
+  if (!receipt.verify(archivePublicKey)) {
+    return Error{"receipt for records " + std::to_string(receipt.firstSeq) + ".." + std::to_string(receipt.lastSeq) +
+                 " is not signed by the archive key " + archivePublicKey.keyId()};
+  }
+  auto q = db_.prepare("SELECT last_seq, last_link FROM audit_segments WHERE first_seq = ?1");
+  if (!q) return q.error();
+  q->bind(1, static_cast<std::int64_t>(receipt.firstSeq));
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!row.value() || static_cast<std::uint64_t>(q->int64(0)) != receipt.lastSeq || linkFrom(q->blob(1)) != receipt.lastLink) {
+    return Error{"receipt for records " + std::to_string(receipt.firstSeq) + ".." + std::to_string(receipt.lastSeq) +
+                 " matches no sealed segment"};
+  }
+  auto update = db_.prepare("UPDATE audit_segments SET receipt = ?2 WHERE first_seq = ?1");
+  if (!update) return update.error();
+  update->bind(1, static_cast<std::int64_t>(receipt.firstSeq)).bindBlob(2, receipt.encode());
+  return update->run();
+}
+
+Status AuditLog::prune(std::uint64_t firstSeq) {
+  auto q = db_.prepare("SELECT last_seq, last_link, receipt FROM audit_segments WHERE first_seq = ?1");
+  if (!q) return q.error();
+  q->bind(1, static_cast<std::int64_t>(firstSeq));
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!row.value()) return Error{"audit: no sealed segment starts at record " + std::to_string(firstSeq)};
+  if (q->isNull(2)) {
+    return Error{"audit: segment " + std::to_string(firstSeq) +
+                 " has no receipt from the domestic archive; it stays on the vehicle"};
+  }
+  PrunedRange range;
+  range.firstSeq = firstSeq;
+  range.lastSeq = static_cast<std::uint64_t>(q->int64(0));
+  range.lastLink = linkFrom(q->blob(1));
+  range.receipt = q->blob(2);
+  auto oldest = db_.prepare("SELECT min(seq) FROM audit_records");
+  if (!oldest) return oldest.error();
+  if (auto r = oldest->step(); !r) return r.error();
+  if (static_cast<std::uint64_t>(oldest->int64(0)) != firstSeq) {
+    return Error{"audit: segment " + std::to_string(firstSeq) + " is not the oldest on the vehicle; prune in order"};
+  }
+  // Pin the index rows whose defining records go away.
+  const auto maxKey = [&](const char* sql) -> Result<std::uint64_t> {
+    auto m = db_.prepare(sql);
+    if (!m) return m.error();
+    m->bind(1, static_cast<std::int64_t>(range.lastSeq));
+    if (auto r = m->step(); !r) return r.error();
+    return static_cast<std::uint64_t>(m->int64(0));
+  };
+  auto patternsThrough = maxKey("SELECT coalesce(max(id), 0) FROM audit_patterns WHERE seq <= ?1");
+  auto endpointsDefined = maxKey("SELECT count(*) FROM audit_endpoints WHERE seq <= ?1");
+  if (!patternsThrough) return patternsThrough.error();
+  if (!endpointsDefined) return endpointsDefined.error();
+  range.patternsThrough = patternsThrough.value();
+  range.endpointsDefined = endpointsDefined.value();
+  auto patternRows = indexRows(db_, "SELECT id, body FROM audit_patterns WHERE id <= ?1 ORDER BY id", range.patternsThrough);
+  auto endpointRows =
+      indexRows(db_, "SELECT idx, body FROM audit_endpoints WHERE idx < ?1 ORDER BY idx", range.endpointsDefined);
+  if (!patternRows) return patternRows.error();
+  if (!endpointRows) return endpointRows.error();
+  range.patternsDigest = indexDigest(patternRows.value());
+  range.endpointsDigest = indexDigest(endpointRows.value());
+
+  for (const char* sql : {"DELETE FROM audit_records WHERE seq <= ?1", "DELETE FROM audit_signatures WHERE seq <= ?1",
+                          "DELETE FROM audit_segments WHERE last_seq <= ?1"}) {
+    auto del = db_.prepare(sql);
+    if (!del) return del.error();
+    del->bind(1, static_cast<std::int64_t>(range.lastSeq));
+    if (Status s = del->run(); !s) return s;
+  }
+  return append(RecordKind::Pruned, range.encode());
+}
+
+Result<AuditLog::Backlog> AuditLog::backlog() {
+  Backlog b;
+  auto q = db_.prepare(
+      "SELECT count(*), coalesce(min(first_seq), 0) FROM audit_segments WHERE receipt IS NULL");
+  if (!q) return q.error();
+  if (auto r = q->step(); !r) return r.error();
+  b.unreceiptedSegments = static_cast<std::uint64_t>(q->int64(0));
+  b.oldestUnreceipted = static_cast<std::uint64_t>(q->int64(1));
+  auto sealed = db_.prepare("SELECT coalesce(max(last_seq), 0) FROM audit_segments");
+  if (!sealed) return sealed.error();
+  if (auto r = sealed->step(); !r) return r.error();
+  auto oldest = db_.prepare("SELECT coalesce(min(seq), 1) - 1 FROM audit_records");
+  if (!oldest) return oldest.error();
+  if (auto r = oldest->step(); !r) return r.error();
+  const auto sealedThrough = std::max(static_cast<std::uint64_t>(sealed->int64(0)), static_cast<std::uint64_t>(oldest->int64(0)));
+  b.unsealedRecords = headSeq_ - sealedThrough;
+  return b;
+}
+
+Result<std::vector<std::uint64_t>> AuditLog::prunable() {
+  auto q = db_.prepare("SELECT first_seq, receipt IS NOT NULL FROM audit_segments ORDER BY first_seq");
+  if (!q) return q.error();
+  std::vector<std::uint64_t> out;
+  for (auto r = q->step(); ; r = q->step()) {
+    if (!r) return r.error();
+    if (!r.value() || q->int64(1) == 0) break;  // in order: stop at the first without a receipt
+    out.push_back(static_cast<std::uint64_t>(q->int64(0)));
+  }
+  return out;
 }
 
 }  // namespace cordon::audit

@@ -12,10 +12,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/audit/audit_format.hpp"
+#include "gateway/audit/audit_segment.hpp"
 #include "gateway/policy/bundle_file.hpp"
 #include "gateway/storage/sqlite_database.hpp"
 
@@ -65,8 +67,34 @@ class AuditLog {
   // watermark moved). Call once per committed batch or on a timer.
   Status sign();
 
+  // --- Segments (docs/audit.md, "Segments") ---
+  // Seals every signed record not yet in a segment into a new one; nullopt when there
+  // is nothing signed to seal. Returns the new segment's first seq.
+  Result<std::optional<std::uint64_t>> seal();
+  // A sealed segment, as published to the domestic archive.
+  Result<Segment> exportSegment(std::uint64_t firstSeq);
+  // The newest signed head, as published to the domestic archive.
+  Result<Head> signedHead();
+  // Stores the archive's receipt for a sealed segment, after checking it names exactly
+  // that segment (range and last link) and carries the archive's valid signature.
+  Status acceptReceipt(const Receipt& receipt, const policy::Ed25519Key& archivePublicKey);
+  // Deletes the oldest segment from the vehicle and chains a Pruned record holding its
+  // range, last link and receipt. Refused unless it is the oldest and its receipt arrived.
+  Status prune(std::uint64_t firstSeq);
+  // What the archive has not confirmed yet.
+  struct Backlog {
+    std::uint64_t unreceiptedSegments = 0;  // sealed, no receipt
+    std::uint64_t unsealedRecords = 0;      // after the last sealed segment
+    std::uint64_t oldestUnreceipted = 0;    // first seq of the oldest such segment (0: none)
+  };
+  Result<Backlog> backlog();
+  // Sealed segments (first seq) whose receipt arrived and that can be pruned, oldest first.
+  Result<std::vector<std::uint64_t>> prunable();
+
   Status resync();
   std::uint64_t headSeq() const { return headSeq_; }
+  std::uint64_t signedSeq() const { return signedSeq_; }
+  const std::string& deviceKeyId() const { return deviceKeyId_; }
   const Link& headLink() const { return headLink_; }
 
  private:
@@ -80,6 +108,8 @@ class AuditLog {
   std::function<std::int64_t()> clockNs_;
   std::uint64_t headSeq_ = 0;
   Link headLink_{};
+  std::uint64_t signedSeq_ = 0;
+  std::string deviceKeyId_;
   std::map<std::vector<std::uint8_t>, std::uint64_t> patterns_;  // encoded pattern -> id
   std::map<std::string, std::uint32_t> endpoints_;               // "name|country|jurisdiction" -> index
   std::map<std::uint32_t, std::uint64_t> watermarks_;
@@ -93,7 +123,15 @@ CREATE TABLE IF NOT EXISTS audit_records(
   at_ns INTEGER NOT NULL,
   body BLOB NOT NULL,
   link BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_patterns(id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_patterns(id INTEGER PRIMARY KEY, body BLOB NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_endpoints(idx INTEGER PRIMARY KEY, body BLOB NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_segments(
+  first_seq INTEGER PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  previous_link BLOB NOT NULL,
+  last_link BLOB NOT NULL,
+  sealed_at_ns INTEGER NOT NULL,
+  receipt BLOB);
 CREATE TABLE IF NOT EXISTS audit_signatures(seq INTEGER PRIMARY KEY, key_id TEXT NOT NULL, signature BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_watermarks(endpoint INTEGER PRIMARY KEY, acked_through INTEGER NOT NULL);
 )sql";

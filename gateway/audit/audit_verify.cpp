@@ -1,7 +1,10 @@
 #include "gateway/audit/audit_verify.hpp"
 
+#include "gateway/audit/audit_segment.hpp"
+
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace cordon::audit {
@@ -52,12 +55,69 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
   if (!records) return Error{"not an audit log (" + records.error().message + ")"};
 
   // The chain starts from the device key named by the genesis record, which must be
-  // the key we were given when we have one.
+  // the key we were given when we have one; or, once segments were rotated out, from the
+  // last link of the newest Pruned record.
   std::map<std::uint64_t, Link> links;
   std::map<std::uint64_t, std::vector<std::uint8_t>> patternBodies;  // from PatternDefined records
   std::set<std::uint32_t> endpointsDefined;
   Link previous{};
   std::uint64_t expectedSeq = 1;
+  std::vector<PrunedRange> prunes;
+  {
+    auto pruned = db.prepare("SELECT seq, body FROM audit_records WHERE kind = ?1 ORDER BY seq");
+    if (!pruned) return Error{pruned.error().message};
+    pruned->bind(1, static_cast<std::int64_t>(RecordKind::Pruned));
+    for (auto row = pruned->step(); row && row.value(); row = pruned->step()) {
+      auto range = PrunedRange::decode(pruned->blob(1));
+      if (!range) return bad(report, static_cast<std::uint64_t>(pruned->int64(0)), range.error().message);
+      prunes.push_back(std::move(range.value()));
+    }
+  }
+  for (std::size_t i = 0; i < prunes.size(); ++i) {
+    const PrunedRange& p = prunes[i];
+    const std::uint64_t expectedFirst = i == 0 ? 1 : prunes[i - 1].lastSeq + 1;
+    if (p.firstSeq != expectedFirst) {
+      return bad(report, expectedFirst, "pruned ranges do not follow each other: records " + std::to_string(expectedFirst) +
+                                            " to " + std::to_string(p.firstSeq - 1) + " vanished without a receipt");
+    }
+    auto receipt = Receipt::decode(p.receipt);
+    if (!receipt || receipt->firstSeq != p.firstSeq || receipt->lastSeq != p.lastSeq || receipt->lastLink != p.lastLink) {
+      return bad(report, p.firstSeq, "the receipt for pruned records " + std::to_string(p.firstSeq) + " to " +
+                                         std::to_string(p.lastSeq) + " does not match the range");
+    }
+    if (options.archiveKey != nullptr && !receipt->verify(*options.archiveKey)) {
+      return bad(report, p.firstSeq, "the receipt for pruned records " + std::to_string(p.firstSeq) + " to " +
+                                         std::to_string(p.lastSeq) + " is not signed by the archive key " +
+                                         options.archiveKey->keyId());
+    }
+  }
+  if (!prunes.empty()) {
+    const PrunedRange& newest = prunes.back();
+    report.prunedThrough = newest.lastSeq;
+    previous = newest.lastLink;
+    expectedSeq = newest.lastSeq + 1;
+    if (options.archiveKey == nullptr) report.warnings.push_back("no archive key given: receipts of pruned segments not checked");
+    // The definitions made by pruned records survive in the index tables, pinned by digest.
+    auto pinned = [&](const char* sql, std::uint64_t through, const Link& digest) -> std::optional<std::vector<IndexRow>> {
+      auto q = db.prepare(sql);
+      if (!q) return std::nullopt;
+      q->bind(1, static_cast<std::int64_t>(through));
+      std::vector<IndexRow> rows;
+      for (auto row = q->step(); row && row.value(); row = q->step()) {
+        rows.push_back({static_cast<std::uint64_t>(q->int64(0)), q->blob(1)});
+      }
+      if (indexDigest(rows) != digest) return std::nullopt;
+      return rows;
+    };
+    auto patternRows = pinned("SELECT id, body FROM audit_patterns WHERE id <= ?1 ORDER BY id", newest.patternsThrough,
+                              newest.patternsDigest);
+    if (!patternRows) return bad(report, newest.lastSeq + 1, "the pattern index no longer matches what the pruned records defined");
+    for (auto& row : *patternRows) patternBodies[row.id] = std::move(row.body);
+    auto endpointRows = pinned("SELECT idx, body FROM audit_endpoints WHERE idx < ?1 ORDER BY idx",
+                               newest.endpointsDefined, newest.endpointsDigest);
+    if (!endpointRows) return bad(report, newest.lastSeq + 1, "the endpoint index no longer matches what the pruned records defined");
+    for (const auto& row : *endpointRows) endpointsDefined.insert(static_cast<std::uint32_t>(row.id));
+  }
   for (auto row = records->step(); ; row = records->step()) {
     if (!row) return Error{row.error().message};
     if (!row.value()) break;
@@ -73,7 +133,7 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
                                          std::to_string(seq)
                                    : "record numbering goes backwards");
     }
-    if (kindValue < 1 || kindValue > static_cast<std::int64_t>(RecordKind::Stopped)) {
+    if (kindValue < 1 || kindValue > static_cast<std::int64_t>(kLastRecordKind)) {
       return bad(report, seq, "unknown record kind " + std::to_string(kindValue));
     }
     const auto kind = static_cast<RecordKind>(kindValue);
@@ -185,6 +245,15 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
 
   // Anchors: heads the domestic archive holds.
   for (const Anchor& anchor : options.anchors) {
+    if (anchor.seq <= report.prunedThrough) {
+      // Rotated out: the archive holds those records; a range's last link is still here.
+      for (const PrunedRange& p : prunes) {
+        if (p.lastSeq == anchor.seq && p.lastLink != anchor.link) {
+          return bad(report, anchor.seq, "pruned record " + std::to_string(anchor.seq) + " differs from its anchor");
+        }
+      }
+      continue;
+    }
     const auto it = links.find(anchor.seq);
     if (it == links.end()) {
       return bad(report, last + 1, "the log ends at record " + std::to_string(last) + " but the anchors reach record " +

@@ -25,6 +25,9 @@ Result<std::vector<Anchor>> parseAnchors(std::string_view text);
 
 struct VerifyOptions {
   const policy::Ed25519Key* deviceKey = nullptr;  // public key; without it signatures are not checked (a warning)
+  // The domestic archive's public key: checks the receipts in Pruned records. Without
+  // it a pruned log verifies with a warning.
+  const policy::Ed25519Key* archiveKey = nullptr;
   std::vector<Anchor> anchors;
   bool requireSignedHead = false;  // records after the last signature are an error, not a warning
 };
@@ -32,6 +35,7 @@ struct VerifyOptions {
 struct VerifyReport {
   bool intact = false;
   std::uint64_t records = 0;
+  std::uint64_t prunedThrough = 0;  // records 1 .. prunedThrough were rotated out to the archive
   std::uint64_t signedThrough = 0;  // highest seq covered by a valid signature
   std::optional<std::uint64_t> firstBadSeq;  // the first record (or signature / pattern row) found bad
   std::string problem;                       // what is wrong there
