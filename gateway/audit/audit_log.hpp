@@ -88,6 +88,17 @@ class AuditLog {
     std::uint64_t oldestUnreceipted = 0;    // first seq of the oldest such segment (0: none)
   };
   Result<Backlog> backlog();
+  // The bound on what the vehicle may hold unconfirmed. At the bound overseas export
+  // stops (fail closed: evidence that cannot reach the domestic archive must not grow
+  // without limit while data keeps leaving the country) until receipts catch up.
+  struct BacklogBound {
+    std::uint64_t maxUnreceiptedSegments = 64;
+    std::uint64_t maxUnsealedRecords = 100'000;
+  };
+  static bool overseasExportHeld(const Backlog& backlog, const BacklogBound& bound) {
+    return backlog.unreceiptedSegments >= bound.maxUnreceiptedSegments ||
+           backlog.unsealedRecords >= bound.maxUnsealedRecords;
+  }
   // Sealed segments (first seq) whose receipt arrived and that can be pruned, oldest first.
   Result<std::vector<std::uint64_t>> prunable();
 

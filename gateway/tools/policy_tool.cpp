@@ -2,6 +2,8 @@
 // (docs/policy.md). A thin front end over gateway/policy.
 #include <boost/program_options.hpp>
 
+#include "gateway/tools/command_line.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -22,9 +24,11 @@ using namespace cordon::policy;
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using cli::Failure;
+using cli::kExitFailure;
+using cli::kExitOk;
+using cli::kExitUsage;
+using cli::parse;
 
 const char* const kUsage = R"(usage: cordon-policy COMMAND [options]
 
@@ -44,11 +48,6 @@ P is a policy (JSON) or a compiled bundle. R is a registry JSON (default: the re
 built into this program). `cordon-policy COMMAND --help` describes each command.
 Exit status: 0 success, 1 the check or verification failed, 2 bad usage or unreadable input.
 )";
-
-struct Failure {
-  int exitCode;
-  std::string message;
-};
 
 std::int64_t nowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -116,31 +115,14 @@ std::shared_ptr<const CompiledPolicy> inspect(const std::string& file, const ecu
   return policy.value();
 }
 
-po::variables_map parse(const std::vector<std::string>& args, po::options_description options,
-                        const po::positional_options_description& positional, const char* usage) {
-  options.add_options()("help,h", "this help");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-    if (vm.count("help")) {
-      std::cout << usage << "\n" << options;
-      throw Failure{kExitOk, ""};
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw Failure{kExitUsage, std::string(e.what()) + "\n" + usage};
-  }
-  return vm;
-}
-
 int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
   po::options_description options("Options");
   options.add_options()("file", po::value<std::string>(), "policy JSON");
   if (compile) options.add_options()("output,o", po::value<std::string>(), "bundle file to write");
-  options.add_options()
-      ("golden", po::value<std::string>(), "reviewed classification CSV (tests/golden/classification.csv)")
-      ("registry", po::value<std::string>(), "registry JSON (default: built in)")
-      ("now", po::value<std::string>(), "judge expiry at this RFC 3339 UTC time instead of now");
+  options.add_options()("golden", po::value<std::string>(),
+                        "reviewed classification CSV (tests/golden/classification.csv)")(
+      "registry", po::value<std::string>(), "registry JSON (default: built in)")(
+      "now", po::value<std::string>(), "judge expiry at this RFC 3339 UTC time instead of now");
   po::positional_options_description positional;
   positional.add("file", 1);
   const auto vm = parse(args, options, positional,
@@ -174,7 +156,9 @@ int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
   const auto errors = std::count_if(result.diagnostics.begin(), result.diagnostics.end(),
                                     [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::Error; });
   const auto warnings = static_cast<std::ptrdiff_t>(result.diagnostics.size()) - errors;
-  if (!result.ok()) throw Failure{kExitFailure, file + ": " + std::to_string(errors) + " error(s), " + std::to_string(warnings) + " warning(s)"};
+  if (!result.ok())
+    throw Failure{kExitFailure,
+                  file + ": " + std::to_string(errors) + " error(s), " + std::to_string(warnings) + " warning(s)"};
   auto policy = CompiledPolicy::fromBundleBytes(result.bundle);
   if (!policy) throw Failure{kExitFailure, policy.error().message};
   const CompiledPolicy& p = *policy.value();
@@ -196,9 +180,9 @@ int runCheckOrCompile(const std::vector<std::string>& args, bool compile) {
 
 int runSign(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")
-      ("key", po::value<std::string>()->required(), "Ed25519 private key (PEM)")
-      ("output,o", po::value<std::string>(), "signed bundle to write (default: replace BUNDLE)");
+  options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")(
+      "key", po::value<std::string>()->required(), "Ed25519 private key (PEM)")(
+      "output,o", po::value<std::string>(), "signed bundle to write (default: replace BUNDLE)");
   po::positional_options_description positional;
   positional.add("bundle", 1);
   const auto vm = parse(args, options, positional, "usage: cordon-policy sign BUNDLE --key PRIVATE.pem [-o OUT]");
@@ -211,19 +195,21 @@ int runSign(const std::vector<std::string>& args) {
   auto signedBytes = signBundleFile(bytes.value(), key.value());
   if (!signedBytes) throw Failure{kExitFailure, bundle + ": " + signedBytes.error().message};
   const auto output = vm.count("output") ? vm["output"].as<std::string>() : bundle;
-  if (Status written = writeFileAtomically(output, signedBytes.value()); !written) throw Failure{kExitFailure, written.message()};
+  if (Status written = writeFileAtomically(output, signedBytes.value()); !written)
+    throw Failure{kExitFailure, written.message()};
   std::cout << "signed " << output << " with key " << key->keyId() << '\n';
   return kExitOk;
 }
 
 int runVerify(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")
-      ("pubkey", po::value<std::string>()->required(), "trusted Ed25519 public key (PEM)")
-      ("now", po::value<std::string>(), "judge validity at this RFC 3339 UTC time instead of now");
+  options.add_options()("bundle", po::value<std::string>()->required(), "bundle file")(
+      "pubkey", po::value<std::string>()->required(), "trusted Ed25519 public key (PEM)")(
+      "now", po::value<std::string>(), "judge validity at this RFC 3339 UTC time instead of now");
   po::positional_options_description positional;
   positional.add("bundle", 1);
-  const auto vm = parse(args, options, positional, "usage: cordon-policy verify BUNDLE --pubkey PUBLIC.pem [--now TIME]");
+  const auto vm =
+      parse(args, options, positional, "usage: cordon-policy verify BUNDLE --pubkey PUBLIC.pem [--now TIME]");
   const auto bundle = vm["bundle"].as<std::string>();
   auto bytes = readBinaryFile(bundle);
   if (!bytes) throw Failure{kExitUsage, bytes.error().message};
@@ -249,8 +235,8 @@ int runVerify(const std::vector<std::string>& args) {
 
 int runKeygen(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("private", po::value<std::string>()->required(), "private key file to write (PEM, mode 0600)")
-      ("public", po::value<std::string>()->required(), "public key file to write (PEM)");
+  options.add_options()("private", po::value<std::string>()->required(), "private key file to write (PEM, mode 0600)")(
+      "public", po::value<std::string>()->required(), "public key file to write (PEM)");
   const auto vm = parse(args, options, {}, "usage: cordon-policy keygen --private FILE --public FILE");
   auto key = Ed25519Key::generate();
   if (!key) throw Failure{kExitFailure, key.error().message};
@@ -274,9 +260,11 @@ std::vector<Endpoint> parseEndpoints(const std::vector<std::string>& specs) {
     const std::string country = colon == std::string::npos ? "" : spec.substr(colon + 1);
     if (colon == 0 || country.size() != 2 || !std::isupper(static_cast<unsigned char>(country[0])) ||
         !std::isupper(static_cast<unsigned char>(country[1]))) {
-      throw Failure{kExitUsage, "--endpoint '" + spec + "': expected NAME:COUNTRY with a two-letter country, e.g. eu-cloud:DE"};
+      throw Failure{kExitUsage,
+                    "--endpoint '" + spec + "': expected NAME:COUNTRY with a two-letter country, e.g. eu-cloud:DE"};
     }
-    endpoints.push_back({spec.substr(0, colon), country, country == "CN" ? Jurisdiction::Domestic : Jurisdiction::Overseas});
+    endpoints.push_back(
+        {spec.substr(0, colon), country, country == "CN" ? Jurisdiction::Domestic : Jurisdiction::Overseas});
   }
   return endpoints;
 }
@@ -336,7 +324,8 @@ Environment parseContext(const std::vector<std::string>& pairs, ConditionSet& fi
       if (!now) throw Failure{kExitUsage, "--context now: " + now.error().message};
       env.now = now.value();
     } else if (key == "deployment") {
-      if (value != "vehicle" && value != "relay") throw Failure{kExitUsage, "--context deployment=" + value + ": expected vehicle or relay"};
+      if (value != "vehicle" && value != "relay")
+        throw Failure{kExitUsage, "--context deployment=" + value + ": expected vehicle or relay"};
       env.deployment = value == "relay" ? Deployment::Relay : Deployment::Vehicle;
     } else if (key == "high_rate_position") {
       env.highRatePosition = parseFlag(key, value);
@@ -352,13 +341,16 @@ Environment parseContext(const std::vector<std::string>& pairs, ConditionSet& fi
 }
 
 std::string describeContext(const Environment& env, ConditionSet fieldConditions) {
-  std::string out = std::string(env.deployment == Deployment::Relay ? "relay" : "vehicle") + ", " +
-                    (env.inMainlandChina ? (env.insideSensitiveArea ? "inside a sensitive area or no fresh fix" : "in mainland China")
-                                         : "outside mainland China") +
-                    ", clock " + (env.clockSynchronised ? "synchronised" : "unsynchronised") + ", now " + formatUtc(env.now);
+  std::string out =
+      std::string(env.deployment == Deployment::Relay ? "relay" : "vehicle") + ", " +
+      (env.inMainlandChina ? (env.insideSensitiveArea ? "inside a sensitive area or no fresh fix" : "in mainland China")
+                           : "outside mainland China") +
+      ", clock " + (env.clockSynchronised ? "synchronised" : "unsynchronised") + ", now " + formatUtc(env.now);
   std::string consents;
   for (std::size_t p = 1; p < kConsentPurposeCount; ++p) {
-    if (env.consent[p]) consents += std::string(consents.empty() ? "" : ",") + wire::EnumNameConsentPurpose(static_cast<ConsentPurpose>(p));
+    if (env.consent[p])
+      consents +=
+          std::string(consents.empty() ? "" : ",") + wire::EnumNameConsentPurpose(static_cast<ConsentPurpose>(p));
   }
   out += ", consent " + (consents.empty() ? std::string("none") : consents);
   if (env.highRatePosition) out += ", high-rate position";
@@ -369,30 +361,31 @@ std::string describeContext(const Environment& env, ConditionSet fieldConditions
 
 int runExplain(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
-      ("path", po::value<std::vector<std::string>>()->required(), "signal path(s)")
-      ("registry", po::value<std::string>(), "registry JSON (default: built in)")
-      ("endpoint", po::value<std::vector<std::string>>(), "NAME:COUNTRY, e.g. eu-cloud:DE (CN = domestic); repeatable")
-      ("context", po::value<std::vector<std::string>>(), "KEY=VALUE of the vehicle's context; repeatable:\n"
-          "  fix=none|inside_area|mainland|abroad (default none: no fresh fix)\n"
-          "  clock=synchronised|unsynchronised (default synchronised)\n"
-          "  consent=PURPOSE[,PURPOSE...] (default none), e.g. LocationExport\n"
-          "  now=RFC3339 (default: the current time)\n"
-          "  deployment=vehicle|relay (default vehicle)\n"
-          "  high_rate_position=true|false, image_has_people=true|false,\n"
-          "  aggregated_as_flow=true|false (default false)");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")(
+      "path", po::value<std::vector<std::string>>()->required(), "signal path(s)")("registry", po::value<std::string>(),
+                                                                                   "registry JSON (default: built in)")(
+      "endpoint", po::value<std::vector<std::string>>(), "NAME:COUNTRY, e.g. eu-cloud:DE (CN = domestic); repeatable")(
+      "context", po::value<std::vector<std::string>>(),
+      "KEY=VALUE of the vehicle's context; repeatable:\n"
+      "  fix=none|inside_area|mainland|abroad (default none: no fresh fix)\n"
+      "  clock=synchronised|unsynchronised (default synchronised)\n"
+      "  consent=PURPOSE[,PURPOSE...] (default none), e.g. LocationExport\n"
+      "  now=RFC3339 (default: the current time)\n"
+      "  deployment=vehicle|relay (default vehicle)\n"
+      "  high_rate_position=true|false, image_has_people=true|false,\n"
+      "  aggregated_as_flow=true|false (default false)");
   po::positional_options_description positional;
   positional.add("path", -1);
-  const auto vm = parse(args, options, positional,
-                        "usage: cordon-policy explain --policy P [--endpoint NAME:COUNTRY]... [--context K=V]... PATH...");
+  const auto vm =
+      parse(args, options, positional,
+            "usage: cordon-policy explain --policy P [--endpoint NAME:COUNTRY]... [--context K=V]... PATH...");
   const auto registry = loadRegistry(vm);
   const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
-  const std::vector<Endpoint> endpoints = vm.count("endpoint") ? parseEndpoints(vm["endpoint"].as<std::vector<std::string>>())
-                                                                : std::vector<Endpoint>{};
+  const std::vector<Endpoint> endpoints =
+      vm.count("endpoint") ? parseEndpoints(vm["endpoint"].as<std::vector<std::string>>()) : std::vector<Endpoint>{};
   ConditionSet fieldConditions;
-  const Environment environment =
-      parseContext(vm.count("context") ? vm["context"].as<std::vector<std::string>>() : std::vector<std::string>{},
-                   fieldConditions);
+  const Environment environment = parseContext(
+      vm.count("context") ? vm["context"].as<std::vector<std::string>>() : std::vector<std::string>{}, fieldConditions);
   if (!endpoints.empty()) std::cout << "context: " << describeContext(environment, fieldConditions) << '\n';
   int exit = kExitOk;
   for (const std::string& path : vm["path"].as<std::vector<std::string>>()) {
@@ -411,20 +404,28 @@ int runExplain(const std::vector<std::string>& args) {
       exit = kExitFailure;
       continue;
     }
-    std::cout << "  primary   " << nameOf(primaryCategory(rule->tags)) << "\n  tags      " << toString(rule->tags) << '\n';
+    std::cout << "  primary   " << nameOf(primaryCategory(rule->tags)) << "\n  tags      " << toString(rule->tags)
+              << '\n';
     for (std::size_t i = 0; i < kConditionCount; ++i) {
       if (rule->whenTags[i].empty()) continue;
-      const TagSet with = rule->tagsIn([&] { ConditionSet c; c.set(static_cast<Condition>(i)); return c; }());
+      const TagSet with = rule->tagsIn([&] {
+        ConditionSet c;
+        c.set(static_cast<Condition>(i));
+        return c;
+      }());
       std::cout << "  when " << wire::policy::EnumNameCondition(static_cast<Condition>(i)) << ": +"
                 << toString(rule->whenTags[i]) << " (primary " << nameOf(primaryCategory(with)) << ")\n";
     }
     std::cout << "  rule      " << rule->id;
-    for (const auto& pattern : rule->patterns) std::cout << (pattern == rule->patterns.front() ? "  [" : ", ") << pattern;
+    for (const auto& pattern : rule->patterns)
+      std::cout << (pattern == rule->patterns.front() ? "  [" : ", ") << pattern;
     std::cout << (rule->patterns.empty() ? "" : "]") << "\n  citation  " << rule->citationText() << '\n';
-    if (rule->consent != ConsentPurpose::Unspecified) std::cout << "  consent   " << wire::EnumNameConsentPurpose(rule->consent) << '\n';
+    if (rule->consent != ConsentPurpose::Unspecified)
+      std::cout << "  consent   " << wire::EnumNameConsentPurpose(rule->consent) << '\n';
     std::cout << "  domestic  " << wire::policy::EnumNameDomesticForm(rule->domestic) << "\n  overseas  "
               << wire::policy::EnumNameOverseasForm(rule->overseas)
-              << (rule->stripOverseasWithPosition ? " (stripped when the frame carries a high-rate position)" : "") << '\n';
+              << (rule->stripOverseasWithPosition ? " (stripped when the frame carries a high-rate position)" : "")
+              << '\n';
     if (!rule->note.empty()) std::cout << "  note      " << rule->note << '\n';
     for (const Endpoint& endpoint : endpoints) {
       const Decision d = decide(*policy, rule, fieldConditions, endpoint, environment);
@@ -438,8 +439,8 @@ int runExplain(const std::vector<std::string>& args) {
 
 int runCoverage(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
-      ("registry", po::value<std::string>(), "registry JSON (default: built in)");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")(
+      "registry", po::value<std::string>(), "registry JSON (default: built in)");
   const auto vm = parse(args, options, {}, "usage: cordon-policy coverage --policy P [--registry R]");
   const auto registry = loadRegistry(vm);
   std::vector<std::uint32_t> unclassified;
@@ -448,7 +449,8 @@ int runCoverage(const std::vector<std::string>& args) {
   const auto total = registry->size();
   const auto covered = total - unclassified.size();
   char percent[16];
-  std::snprintf(percent, sizeof percent, "%.1f", total == 0 ? 100.0 : 100.0 * static_cast<double>(covered) / static_cast<double>(total));
+  std::snprintf(percent, sizeof percent, "%.1f",
+                total == 0 ? 100.0 : 100.0 * static_cast<double>(covered) / static_cast<double>(total));
   std::cout << "coverage: " << covered << "/" << total << " signals classified (" << percent << "%), registry "
             << ecu::toString(registry->version()) << '\n';
   return unclassified.empty() ? kExitOk : kExitFailure;
@@ -456,9 +458,9 @@ int runCoverage(const std::vector<std::string>& args) {
 
 int runClassify(const std::vector<std::string>& args) {
   po::options_description options("Options");
-  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")
-      ("registry", po::value<std::string>(), "registry JSON (default: built in)")
-      ("output,o", po::value<std::string>(), "CSV file to write (default: standard output)");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")(
+      "registry", po::value<std::string>(), "registry JSON (default: built in)")(
+      "output,o", po::value<std::string>(), "CSV file to write (default: standard output)");
   const auto vm = parse(args, options, {}, "usage: cordon-policy classify --policy P [--registry R] [-o CSV]");
   const auto registry = loadRegistry(vm);
   const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
@@ -468,32 +470,25 @@ int runClassify(const std::vector<std::string>& args) {
     return kExitOk;
   }
   const std::span bytes(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size());
-  if (Status s = writeFileAtomically(vm["output"].as<std::string>(), bytes); !s) throw Failure{kExitFailure, s.message()};
+  if (Status s = writeFileAtomically(vm["output"].as<std::string>(), bytes); !s)
+    throw Failure{kExitFailure, s.message()};
   return kExitOk;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
-    (argc < 2 ? std::cerr : std::cout) << kUsage;
-    return argc < 2 ? kExitUsage : kExitOk;
-  }
-  const std::string command = argv[1];
-  const std::vector<std::string> args(argv + 2, argv + argc);
-  try {
-    if (command == "check") return runCheckOrCompile(args, false);
-    if (command == "compile") return runCheckOrCompile(args, true);
-    if (command == "sign") return runSign(args);
-    if (command == "verify") return runVerify(args);
-    if (command == "keygen") return runKeygen(args);
-    if (command == "explain") return runExplain(args);
-    if (command == "coverage") return runCoverage(args);
-    if (command == "classify") return runClassify(args);
-    std::cerr << "cordon-policy: unknown command '" << command << "'\n" << kUsage;
-    return kExitUsage;
-  } catch (const Failure& failure) {
-    if (!failure.message.empty()) (failure.exitCode == kExitOk ? std::cout : std::cerr) << "cordon-policy: " << failure.message << '\n';
-    return failure.exitCode;
-  }
+  return cli::dispatch(
+      "cordon-policy", kUsage,
+      {
+          {"check", [](const std::vector<std::string>& args) { return runCheckOrCompile(args, false); }},
+          {"compile", [](const std::vector<std::string>& args) { return runCheckOrCompile(args, true); }},
+          {"sign", runSign},
+          {"verify", runVerify},
+          {"keygen", runKeygen},
+          {"explain", runExplain},
+          {"coverage", runCoverage},
+          {"classify", runClassify},
+      },
+      argc, argv);
 }

@@ -27,9 +27,9 @@
 #include "gateway/policy/path_pattern.hpp"
 #include "gateway/policy/policy_source.hpp"
 #include "gateway/policy/tags.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/scratch_dir.hpp"
 
-extern char** environ;
 
 namespace cordon::policy {
 namespace {
@@ -47,76 +47,10 @@ const fs::path kRegistry = kSource / "schemas/signals.json";
 
 // ---- running the tool
 
-struct ToolRun {
-  int exit = -1;  // the exit status, or 128 + signal
-  std::string out;
-  std::string err;
-};
+using cordon::test::ToolRun;
 
-std::ostream& operator<<(std::ostream& os, const ToolRun& run) {
-  return os << "exit " << run.exit << "\n--- stdout\n" << run.out << "--- stderr\n" << run.err << "---";
-}
-
-// Runs cordon-policy with `args` in `cwd` and collects stdout, stderr and the exit
-// status. Both pipes are drained together so that neither can fill up and stall the child.
 ToolRun runTool(const std::vector<std::string>& args, const fs::path& cwd = kSource) {
-  std::array<int, 2> outPipe{}, errPipe{};
-  if (::pipe2(outPipe.data(), O_CLOEXEC) != 0 || ::pipe2(errPipe.data(), O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-    return {};
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, outPipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, errPipe[1], STDERR_FILENO);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  std::vector<std::string> argvStrings{kTool.string()};
-  argvStrings.insert(argvStrings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argvStrings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, kTool.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(outPipe[1]);
-  ::close(errPipe[1]);
-  ToolRun run;
-  if (spawned != 0) {
-    ::close(outPipe[0]);
-    ::close(errPipe[0]);
-    ADD_FAILURE() << "posix_spawn " << kTool << ": " << std::strerror(spawned);
-    return run;
-  }
-  std::array<pollfd, 2> fds{pollfd{outPipe[0], POLLIN, 0}, pollfd{errPipe[0], POLLIN, 0}};
-  std::array<std::string*, 2> sinks{&run.out, &run.err};
-  int open = 2;
-  while (open > 0) {
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      ADD_FAILURE() << "poll: " << std::strerror(errno);
-      break;
-    }
-    for (std::size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buffer[8192];
-      const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        sinks[i]->append(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-  }
-  for (pollfd& fd : fds) {
-    if (fd.fd >= 0) ::close(fd.fd);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return run;
+  return cordon::test::runTool(kTool, args, cwd);
 }
 
 bool contains(const std::string& text, const std::string& fragment) {

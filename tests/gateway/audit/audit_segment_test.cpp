@@ -226,6 +226,9 @@ TEST_F(AuditSegmentTest, TheBacklogCountsWhatTheArchiveHasNotConfirmed) {
   EXPECT_EQ(b.unreceiptedSegments, 2u);
   EXPECT_EQ(b.oldestUnreceipted, first.firstSeq);
   EXPECT_EQ(b.unsealedRecords, 0u);
+  EXPECT_TRUE(AuditLog::overseasExportHeld(b, {2, 1000})) << "two segments without receipt reach a bound of two";
+  EXPECT_FALSE(AuditLog::overseasExportHeld(b, {3, 1000}));
+  EXPECT_TRUE(AuditLog::overseasExportHeld({0, 1000, 0}, {3, 1000})) << "unsealed records count too";
   // Receipts out of order: only the oldest run of receipted segments is prunable.
   ASSERT_TRUE(archive_->receiveSegment(first.encode()).ok());
   const auto r2 = archive_->receiveSegment(second.encode()).value();
@@ -233,6 +236,7 @@ TEST_F(AuditSegmentTest, TheBacklogCountsWhatTheArchiveHasNotConfirmed) {
   ASSERT_TRUE(log_->acceptReceipt(r2, archivePublic_).ok());
   EXPECT_TRUE(log_->prunable().value().empty());
   EXPECT_EQ(log_->backlog().value().unreceiptedSegments, 1u);
+  EXPECT_FALSE(AuditLog::overseasExportHeld(log_->backlog().value(), {2, 1000})) << "the receipt released the hold";
 }
 
 }  // namespace

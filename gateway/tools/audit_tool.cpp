@@ -1,0 +1,265 @@
+// cordon-audit: the domestic archiver of vehicles' audit logs, and the verifier
+// (docs/audit.md). A thin front end over gateway/audit; the review commands (query,
+// explain, summary, export) come with the review tool.
+#include <csignal>
+
+#include <boost/program_options.hpp>
+
+#include "gateway/tools/command_line.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ecu/publish/paho_mqtt_client.hpp"
+#include "gateway/audit/audit_archive.hpp"
+#include "gateway/audit/audit_verify.hpp"
+
+namespace po = boost::program_options;
+using namespace cordon;
+
+namespace {
+
+using cli::Failure;
+using cli::kExitFailure;
+using cli::kExitOk;
+using cli::kExitUsage;
+using cli::parse;
+
+const char* const kUsage = R"(usage: cordon-audit COMMAND [options]
+
+Commands:
+  collect --broker URI --archive DIR --archive-key KEY.pem --device-key PUB.pem...
+          run the domestic archiver: receive vehicles' sealed audit segments and signed
+          heads over MQTT, verify them, store them, keep each vehicle's anchors file and
+          send back signed receipts; runs until SIGINT or SIGTERM
+  verify DB --device-key PUB.pem [--archive-key PUB.pem] [--anchors FILE] [--require-signed-head]
+          verify an audit log: the chain, batch signatures, pruned ranges and receipts,
+          and against the archive's anchors that nothing was cut off or rewritten
+
+`cordon-audit COMMAND --help` describes each command.
+Exit status: 0 success (verify: the log is intact), 1 the log is not intact or the
+archiver failed, 2 bad usage or unreadable input.
+)";
+
+policy::Ed25519Key loadKey(const std::string& file, bool needPrivate) {
+  auto key = policy::Ed25519Key::fromPemFile(file);
+  if (!key) throw Failure{kExitUsage, key.error().message};
+  if (needPrivate && !key->hasPrivate())
+    throw Failure{kExitUsage, file + ": a private key is needed (it signs receipts)"};
+  return std::move(key.value());
+}
+
+std::int64_t wallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- verify
+
+int runVerify(const std::vector<std::string>& args) {
+  po::options_description options("verify options");
+  options.add_options()("db", po::value<std::string>()->required(), "the audit log (SQLite file)")(
+      "device-key", po::value<std::string>()->required(), "the vehicle's Ed25519 public key (PEM)")(
+      "archive-key", po::value<std::string>(),
+      "the domestic archive's public key (PEM): checks receipts of pruned segments")(
+      "anchors", po::value<std::string>(), "the archive's anchors file for this vehicle")(
+      "require-signed-head", po::bool_switch(), "records after the last signature are an error, not a warning");
+  po::positional_options_description positional;
+  positional.add("db", 1);
+  const auto vm = parse(args, options, positional,
+                        "usage: cordon-audit verify DB --device-key PUB.pem [--archive-key PUB.pem] [--anchors FILE]");
+  const auto deviceKey = loadKey(vm["device-key"].as<std::string>(), false);
+  std::optional<policy::Ed25519Key> archiveKey;
+  if (vm.count("archive-key")) archiveKey = loadKey(vm["archive-key"].as<std::string>(), false);
+  audit::VerifyOptions verifyOptions;
+  verifyOptions.deviceKey = &deviceKey;
+  verifyOptions.archiveKey = archiveKey ? &*archiveKey : nullptr;
+  verifyOptions.requireSignedHead = vm["require-signed-head"].as<bool>();
+  if (vm.count("anchors")) {
+    std::ifstream in(vm["anchors"].as<std::string>());
+    if (!in) throw Failure{kExitUsage, vm["anchors"].as<std::string>() + ": cannot read"};
+    std::stringstream text;
+    text << in.rdbuf();
+    auto anchors = audit::parseAnchors(text.str());
+    if (!anchors) throw Failure{kExitUsage, vm["anchors"].as<std::string>() + ": " + anchors.error().message};
+    verifyOptions.anchors = std::move(anchors.value());
+  }
+  storage::OpenOptions openOptions;
+  openOptions.readOnly = true;
+  openOptions.create = false;
+  auto db = storage::Database::open(vm["db"].as<std::string>(), openOptions);
+  if (!db) throw Failure{kExitUsage, db.error().message};
+  auto report = audit::verifyAuditLog(*db.value(), verifyOptions);
+  if (!report) throw Failure{kExitUsage, report.error().message};
+  const auto& r = report.value();
+  std::cout << (r.intact ? "intact" : "NOT INTACT") << ": " << r.records << " records";
+  if (r.prunedThrough > 0) std::cout << " after records 1-" << r.prunedThrough << " rotated out to the archive";
+  std::cout << ", signed through record " << r.signedThrough << '\n';
+  if (!r.intact) std::cout << "first bad record: " << r.firstBadSeq.value_or(0) << ": " << r.problem << '\n';
+  for (const std::string& w : r.warnings) std::cout << "warning: " << w << '\n';
+  return r.intact ? kExitOk : kExitFailure;
+}
+
+// ---- collect
+
+std::atomic<bool> stopRequested{false};
+extern "C" void onStopSignal(int) {
+  stopRequested = true;
+}
+
+// Paho's threads hand messages over here; the main thread does the work (never block
+// in a Paho callback).
+class Inbox final : public ecu::MqttHandler {
+ public:
+  struct Message {
+    std::string topic;
+    std::vector<std::uint8_t> payload;
+  };
+  void onDelivery(std::uint64_t, const Status& outcome) override {
+    if (!outcome) std::cerr << "cordon-audit: a receipt was not delivered: " << outcome.message() << '\n';
+  }
+  void onConnected(bool reconnect) override {
+    if (reconnect) reconnected_ = true;
+  }
+  void onConnectionLost(std::string_view cause) override {
+    std::cerr << "cordon-audit: connection lost (" << cause << "); reconnecting\n";
+  }
+  void onMessage(std::string_view topic, std::span<const std::uint8_t> payload) override {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back({std::string(topic), {payload.begin(), payload.end()}});
+    }
+    ready_.notify_one();
+  }
+  std::optional<Message> next(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, wait, [this] { return !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    Message m = std::move(queue_.front());
+    queue_.pop_front();
+    return m;
+  }
+  bool takeReconnected() { return reconnected_.exchange(false); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Message> queue_;
+  std::atomic<bool> reconnected_{false};
+};
+
+// "<prefix>/audit/<key id>/<what>" -> <what>, or empty when the topic is not one of ours.
+std::string_view kindOf(std::string_view topic, std::string_view prefix) {
+  const std::string head = std::string(prefix) + "/audit/";
+  if (topic.substr(0, head.size()) != head) return {};
+  const auto slash = topic.rfind('/');
+  return slash == std::string_view::npos ? std::string_view{} : topic.substr(slash + 1);
+}
+
+int runCollect(const std::vector<std::string>& args) {
+  po::options_description options("collect options");
+  options.add_options()("broker", po::value<std::string>()->required(),
+                        "the domestic broker, tcp://HOST:PORT or ssl://HOST:PORT")(
+      "archive", po::value<std::string>()->required(), "the archive directory (created when missing)")(
+      "archive-key", po::value<std::string>()->required(), "the archive's Ed25519 private key (PEM): signs receipts")(
+      "device-key", po::value<std::vector<std::string>>()->required(),
+      "a trusted vehicle's Ed25519 public key (PEM); repeat for each vehicle")(
+      "topic-prefix", po::value<std::string>()->default_value("cordon/v1"), "the vehicles' topic prefix")(
+      "client-id", po::value<std::string>()->default_value("cordon-audit-archive"),
+      "MQTT client id (a persistent session: segments sent while the archiver is down wait at the broker)")(
+      "ca-file", po::value<std::string>(), "TLS: CA the broker's certificate must chain to (ssl://)")(
+      "cert-file", po::value<std::string>(), "TLS: client certificate")("key-file", po::value<std::string>(),
+                                                                        "TLS: client key");
+  const auto vm =
+      parse(args, options, {},
+            "usage: cordon-audit collect --broker URI --archive DIR --archive-key KEY.pem --device-key PUB.pem...");
+  auto archiveKey = loadKey(vm["archive-key"].as<std::string>(), true);
+  std::vector<policy::Ed25519Key> devices;
+  for (const auto& file : vm["device-key"].as<std::vector<std::string>>()) devices.push_back(loadKey(file, false));
+  auto archive =
+      audit::AuditArchive::open(vm["archive"].as<std::string>(), std::move(archiveKey), std::move(devices), wallNs);
+  if (!archive) throw Failure{kExitUsage, archive.error().message};
+  const std::string prefix = vm["topic-prefix"].as<std::string>();
+
+  ecu::MqttClientOptions mqtt;
+  mqtt.brokerUri = vm["broker"].as<std::string>();
+  mqtt.clientId = vm["client-id"].as<std::string>();
+  mqtt.cleanSession = false;
+  mqtt.autoReconnect = true;
+  if (vm.count("ca-file")) mqtt.tls.caFile = vm["ca-file"].as<std::string>();
+  if (vm.count("cert-file")) mqtt.tls.certFile = vm["cert-file"].as<std::string>();
+  if (vm.count("key-file")) mqtt.tls.keyFile = vm["key-file"].as<std::string>();
+  mqtt.offlineBufferMessages = 1000;  // receipts while reconnecting; the vehicle resends a segment without one
+  auto client = ecu::PahoMqttClient::create(mqtt);
+  if (!client) throw Failure{kExitUsage, client.error().message};
+  Inbox inbox;
+  client.value()->setHandler(inbox);
+  const auto deadline = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(10); };
+  if (Status s = client.value()->connect(deadline()); !s) throw Failure{kExitFailure, "cannot connect: " + s.message()};
+  const auto subscribe = [&] {
+    for (const char* what : {"segment", "head"}) {
+      if (Status s = client.value()->subscribe(prefix + "/audit/+/" + what, 1, deadline()); !s) return s;
+    }
+    return Status::success();
+  };
+  if (Status s = subscribe(); !s) throw Failure{kExitFailure, "cannot subscribe: " + s.message()};
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+  std::cerr << "cordon-audit: archiving to " << vm["archive"].as<std::string>() << " (archive key "
+            << archive.value()->keyId() << "), listening on " << mqtt.brokerUri << " " << prefix
+            << "/audit/+/{segment,head}\n";
+
+  std::uint64_t segments = 0, heads = 0, refused = 0, receiptTag = 0;
+  while (!stopRequested) {
+    if (inbox.takeReconnected() && !subscribe()) std::cerr << "cordon-audit: resubscribing failed\n";
+    auto message = inbox.next(std::chrono::milliseconds(200));
+    if (!message) continue;
+    const std::string_view kind = kindOf(message->topic, prefix);
+    if (kind == "segment") {
+      auto receipt = archive.value()->receiveSegment(message->payload);
+      if (!receipt) {
+        ++refused;
+        std::cerr << "cordon-audit: segment refused on " << message->topic << ": " << receipt.error().message << '\n';
+        continue;
+      }
+      ++segments;
+      const auto bytes = receipt->encode();
+      const std::string topic = audit::auditTopic(prefix, receipt->deviceKeyId, "receipt");
+      if (Status s = client.value()->publish(topic, bytes, 1, ++receiptTag); !s) {
+        std::cerr << "cordon-audit: cannot send the receipt: " << s.message() << '\n';
+      }
+      std::cerr << "cordon-audit: device " << receipt->deviceKeyId << ": stored records " << receipt->firstSeq << "-"
+                << receipt->lastSeq << ", receipt sent\n";
+    } else if (kind == "head") {
+      if (Status s = archive.value()->receiveHead(message->payload); !s) {
+        ++refused;
+        std::cerr << "cordon-audit: head refused on " << message->topic << ": " << s.message() << '\n';
+      } else {
+        ++heads;
+      }
+    }
+  }
+  (void)client.value()->disconnect(deadline());
+  std::cerr << "cordon-audit: stopped: " << segments << " segment(s) stored, " << heads << " head(s), " << refused
+            << " refused\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::dispatch("cordon-audit", kUsage,
+                       {
+                           {"collect", runCollect},
+                           {"verify", runVerify},
+                       },
+                       argc, argv);
+}
