@@ -300,20 +300,23 @@ Result<std::vector<IndexRow>> indexRows(storage::Database& db, const std::string
 
 }  // namespace
 
+Result<std::uint64_t> AuditLog::sealedThrough() {
+  // The newest sealed segment's end; with no segment row left (none sealed yet, or all
+  // pruned), whatever precedes the oldest record on the vehicle.
+  auto q = db_.prepare(
+      "SELECT max((SELECT coalesce(max(last_seq), 0) FROM audit_segments),"
+      "           (SELECT coalesce(min(seq), 1) - 1 FROM audit_records))");
+  if (!q) return q.error();
+  if (auto r = q->step(); !r) return r.error();
+  return static_cast<std::uint64_t>(q->int64(0));
+}
+
 Result<std::optional<std::uint64_t>> AuditLog::seal() {
-  auto last = db_.prepare("SELECT coalesce(max(last_seq), 0), coalesce(min(first_seq), 0) FROM audit_segments");
-  if (!last) return last.error();
-  if (auto r = last->step(); !r) return r.error();
-  std::uint64_t sealedThrough = static_cast<std::uint64_t>(last->int64(0));
-  if (sealedThrough == 0) {
-    // No segment row: everything before the oldest record was pruned (or nothing was).
-    auto oldest = db_.prepare("SELECT coalesce(min(seq), 1) FROM audit_records");
-    if (!oldest) return oldest.error();
-    if (auto r = oldest->step(); !r) return r.error();
-    sealedThrough = static_cast<std::uint64_t>(oldest->int64(0)) - 1;
-  }
-  if (signedSeq_ <= sealedThrough) return std::optional<std::uint64_t>{};
-  const std::uint64_t first = sealedThrough + 1;
+  auto through = sealedThrough();
+  if (!through) return through.error();
+  const std::uint64_t sealedEnd = through.value();
+  if (signedSeq_ <= sealedEnd) return std::optional<std::uint64_t>{};
+  const std::uint64_t first = sealedEnd + 1;
   Link previous = genesisLink(deviceKeyId_);
   if (first > 1) {
     // The record before may already be pruned: then its link is in the Pruned record.
@@ -476,14 +479,10 @@ Result<AuditLog::Backlog> AuditLog::backlog() {
   if (auto r = q->step(); !r) return r.error();
   b.unreceiptedSegments = static_cast<std::uint64_t>(q->int64(0));
   b.oldestUnreceipted = static_cast<std::uint64_t>(q->int64(1));
-  auto sealed = db_.prepare("SELECT coalesce(max(last_seq), 0) FROM audit_segments");
-  if (!sealed) return sealed.error();
-  if (auto r = sealed->step(); !r) return r.error();
-  auto oldest = db_.prepare("SELECT coalesce(min(seq), 1) - 1 FROM audit_records");
-  if (!oldest) return oldest.error();
-  if (auto r = oldest->step(); !r) return r.error();
-  const auto sealedThrough = std::max(static_cast<std::uint64_t>(sealed->int64(0)), static_cast<std::uint64_t>(oldest->int64(0)));
-  b.unsealedRecords = headSeq_ - sealedThrough;
+  auto through = sealedThrough();
+  if (!through) return through.error();
+  const std::uint64_t sealedEnd = through.value();
+  b.unsealedRecords = headSeq_ - sealedEnd;
   return b;
 }
 

@@ -113,6 +113,7 @@ class AuditLog {
       : db_(db), keys_(std::move(keys)), clockNs_(std::move(clockNs)) {}
   Status createSchema();
   Status append(RecordKind kind, std::span<const std::uint8_t> body);
+  Result<std::uint64_t> sealedThrough();
 
   storage::Database& db_;
   AuditKeys keys_;
