@@ -37,15 +37,6 @@ bool isCountryCode(std::string_view s) {
   return s.size() == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
 }
 
-// An MQTT topic name we publish to (no wildcards), or a prefix of one.
-std::string topicNameProblem(std::string_view topic) {
-  if (topic.empty()) return "must not be empty";
-  if (topic.find_first_of("+#") != std::string_view::npos) return "must not contain the wildcards + or #";
-  if (topic.front() == '/' || topic.back() == '/') return "must not start or end with '/'";
-  if (topic.find('\0') != std::string_view::npos) return "must not contain NUL";
-  return {};
-}
-
 // An MQTT topic filter we subscribe to: '+' fills a whole level, '#' only the last.
 std::string topicFilterProblem(std::string_view filter) {
   if (filter.empty()) return "must not be empty";
@@ -292,6 +283,14 @@ class Loader {
 };
 
 }  // namespace
+
+std::string topicNameProblem(std::string_view topic) {
+  if (topic.empty()) return "must not be empty";
+  if (topic.find_first_of("+#") != std::string_view::npos) return "must not contain the wildcards + or #";
+  if (topic.front() == '/' || topic.back() == '/') return "must not start or end with '/'";
+  if (topic.find('\0') != std::string_view::npos) return "must not contain NUL";
+  return {};
+}
 
 std::string_view nameOf(Encoding encoding) {
   switch (encoding) {

@@ -38,6 +38,10 @@ std::string_view nameOf(LogLevel level);         // "info"
 std::string_view nameOf(Scheme scheme);          // "tcp", "ssl"
 std::string_view nameOf(Deployment deployment);  // "vehicle", "relay"
 
+// Why `topic` cannot be an MQTT topic name Cordon publishes to (or a prefix or suffix of
+// one): empty, a wildcard, a leading or trailing '/', NUL. Empty when it can.
+std::string topicNameProblem(std::string_view topic);
+
 // A broker address as Paho takes it, split for checks and logs.
 struct BrokerUri {
   std::string text;  // as written: "ssl://mqtt.example.cn:8883"

@@ -156,6 +156,12 @@ Status MosquittoBroker::launch(std::uint16_t port, Clock::time_point deadline, b
     } else {
       c << "persistence false\n";
     }
+    if (const auto& tls = options_.tls) {
+      // Listener settings: they follow the listener line above.
+      c << "cafile " << tls->caFile.string() << "\ncertfile " << tls->certFile.string() << "\nkeyfile "
+        << tls->keyFile.string() << "\nrequire_certificate " << (tls->requireCertificate ? "true" : "false") << "\n";
+      if (!tls->tlsVersion.empty()) c << "tls_version " << tls->tlsVersion << "\n";
+    }
     // As root, Mosquitto would switch to user "mosquitto", which cannot write our directory.
     if (::geteuid() == 0) c << "user root\n";
     for (const auto& line : options_.extraConfig) c << line << "\n";

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,20 @@
 
 namespace cordon::test {
 
+// TLS on the broker's listener (PEM files, e.g. from TestPki).
+struct MosquittoTls {
+  std::filesystem::path caFile;     // CAs that client certificates must chain to
+  std::filesystem::path certFile;   // the broker's certificate
+  std::filesystem::path keyFile;    // and its key
+  bool requireCertificate = false;  // mutual TLS: refuse clients without a certificate from caFile
+  std::string tlsVersion;           // e.g. "tlsv1.2" to allow only that; empty: Mosquitto's default
+};
+
 struct MosquittoOptions {
   std::uint16_t port = 0;  // 0: any free loopback port
   bool persistence = false;
   std::chrono::milliseconds startTimeout{10'000};
+  std::optional<MosquittoTls> tls{};       // the listener speaks TLS only (uri() is ssl://)
   std::vector<std::string> extraConfig{};  // lines appended to mosquitto.conf
 };
 
@@ -56,7 +67,8 @@ class MosquittoBroker {
   Status kill();
 
   std::uint16_t port() const { return port_; }
-  std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  // ssl://127.0.0.1:PORT with TLS (the name a TestPki server certificate carries), else tcp://.
+  std::string uri() const { return (options_.tls ? "ssl://127.0.0.1:" : "tcp://127.0.0.1:") + std::to_string(port_); }
   const std::filesystem::path& directory() const { return dir_; }
   std::string logTail(std::size_t maxLines = 30) const;
 

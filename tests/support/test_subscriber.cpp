@@ -41,6 +41,15 @@ Result<std::unique_ptr<TestSubscriber>> TestSubscriber::start(TestSubscriberOpti
     opts.set_clean_session(true);
     opts.set_automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(2));
     opts.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(o.startTimeout));
+    if (o.brokerUri.rfind("ssl://", 0) == 0) {
+      mqtt::ssl_options ssl;
+      ssl.set_trust_store(o.tls.caFile);
+      if (!o.tls.certFile.empty()) ssl.set_key_store(o.tls.certFile);
+      if (!o.tls.keyFile.empty()) ssl.set_private_key(o.tls.keyFile);
+      ssl.set_enable_server_cert_auth(true);
+      ssl.set_verify(true);
+      opts.set_ssl(std::move(ssl));
+    }
     if (!s->client_->connect(opts)->wait_until(deadline)) {
       return Error{"test subscriber: no connection to " + o.brokerUri + " before the deadline"};
     }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ecu/common/result.hpp"
+#include "ecu/publish/mqtt_client.hpp"
 
 namespace mqtt {
 class async_client;
@@ -31,8 +32,10 @@ struct ReceivedMessage {
 };
 
 struct TestSubscriberOptions {
-  std::string brokerUri;
+  std::string brokerUri;  // tcp:// or ssl://
   std::string topicFilter;
+  // For ssl:// (server verification always on; certFile/keyFile for mutual TLS).
+  ecu::TlsFiles tls{};
   int qos = 1;
   std::string clientId = "cordon-test-subscriber";  // unique per broker: give a second subscriber its own
   std::size_t capacity = 100'000;
