@@ -13,7 +13,9 @@ namespace {
 namespace fb = flatbuffers;
 using ecu::DataType;
 
-void appendUtf8Replacement(std::string& out) { out += "\xEF\xBF\xBD"; }
+void appendUtf8Replacement(std::string& out) {
+  out += "\xEF\xBF\xBD";
+}
 
 // How many bytes at `s[i]` form one valid UTF-8 sequence (Unicode Table 3-7: no
 // overlong forms, no surrogates, nothing above U+10FFFF), or 0 when they do not. On 0,
@@ -39,8 +41,8 @@ std::size_t utf8SequenceAt(std::string_view s, std::size_t i, std::size_t& bad) 
     return 0;
   }
   for (std::size_t k = 1; k < length; ++k) {
-    const bool inRange = i + k < s.size() && (k == 1 ? byte(i + k) >= lo && byte(i + k) <= hi
-                                                     : byte(i + k) >= 0x80 && byte(i + k) <= 0xBF);
+    const bool inRange = i + k < s.size() &&
+                         (k == 1 ? byte(i + k) >= lo && byte(i + k) <= hi : byte(i + k) >= 0x80 && byte(i + k) <= 0xBF);
     if (!inRange) {
       bad = k;
       return 0;
@@ -122,23 +124,24 @@ void appendFloating(std::string& out, T v) {
   if (out.find_first_of(".e", at) == std::string::npos) out += ".0";
 }
 
-void appendQuoted(std::string& out, std::uint64_t v) {
+template <typename T>
+void appendQuoted(std::string& out, T v) {
   out += '"';
   appendNumber(out, v);
   out += '"';
 }
 
-void appendQuoted(std::string& out, std::int64_t v) {
-  out += '"';
-  appendNumber(out, v);
-  out += '"';
+// 64-bit datatypes travel as strings (see the header), narrower ones as numbers.
+template <typename T>
+void appendInteger(std::string& out, T v, bool wide) {
+  wide ? appendQuoted(out, v) : appendNumber(out, v);
 }
 
 void appendBase64(std::string& out, const fb::Vector<std::uint8_t>* bytes) {
   out += '"';
   if (bytes != nullptr && bytes->size() > 0) {
     const std::size_t at = out.size();
-    out.resize(at + 4 * ((bytes->size() + 2) / 3) + 1);  // EVP_EncodeBlock adds a NUL
+    out.resize(at + 4 * ((std::size_t{bytes->size()} + 2) / 3) + 1);  // EVP_EncodeBlock adds a NUL
     const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at), bytes->data(),
                                         static_cast<int>(bytes->size()));
     out.resize(at + static_cast<std::size_t>(written));
@@ -158,7 +161,7 @@ void appendArray(std::string& out, const Vector* v, Each each) {
   out += ']';
 }
 
-// 64-bit datatypes travel as strings (see the header), narrower ones as numbers.
+// Int64, UInt64 and their arrays.
 bool isWide(DataType type) {
   const auto element = ecu::elementTypeOf(type).value_or(type);
   return element == DataType::Int64 || element == DataType::UInt64;
@@ -212,12 +215,8 @@ void appendValue(std::string& out, const wire::Signal& s, bool wide) {
   switch (s.value_type()) {
     case wire::Value::NONE: out += "null"; return;
     case wire::Value::BoolValue: out += s.value_as_BoolValue()->v() ? "true" : "false"; return;
-    case wire::Value::IntValue:
-      wide ? appendQuoted(out, s.value_as_IntValue()->v()) : appendNumber(out, s.value_as_IntValue()->v());
-      return;
-    case wire::Value::UIntValue:
-      wide ? appendQuoted(out, s.value_as_UIntValue()->v()) : appendNumber(out, s.value_as_UIntValue()->v());
-      return;
+    case wire::Value::IntValue: appendInteger(out, s.value_as_IntValue()->v(), wide); return;
+    case wire::Value::UIntValue: appendInteger(out, s.value_as_UIntValue()->v(), wide); return;
     case wire::Value::DoubleValue: appendFloating(out, s.value_as_DoubleValue()->v()); return;
     case wire::Value::StringValue: appendString(out, s.value_as_StringValue()->v()); return;
     case wire::Value::BytesValue: appendBase64(out, s.value_as_BytesValue()->v()); return;
@@ -225,12 +224,10 @@ void appendValue(std::string& out, const wire::Signal& s, bool wide) {
       appendArray(out, s.value_as_BoolArray()->v(), [&](std::uint8_t b) { out += b ? "true" : "false"; });
       return;
     case wire::Value::IntArray:
-      appendArray(out, s.value_as_IntArray()->v(),
-                  [&](std::int64_t x) { wide ? appendQuoted(out, x) : appendNumber(out, x); });
+      appendArray(out, s.value_as_IntArray()->v(), [&](std::int64_t x) { appendInteger(out, x, wide); });
       return;
     case wire::Value::UIntArray:
-      appendArray(out, s.value_as_UIntArray()->v(),
-                  [&](std::uint64_t x) { wide ? appendQuoted(out, x) : appendNumber(out, x); });
+      appendArray(out, s.value_as_UIntArray()->v(), [&](std::uint64_t x) { appendInteger(out, x, wide); });
       return;
     case wire::Value::DoubleArray:
       appendArray(out, s.value_as_DoubleArray()->v(), [&](double x) { appendFloating(out, x); });

@@ -11,6 +11,8 @@ namespace {
 namespace json = boost::json;
 
 // The DOM builder of boost::json::parser, except that a double is read from its text.
+// The member names are those basic_parser calls.
+// NOLINTBEGIN(readability-identifier-naming)
 struct ExactHandler {
   static constexpr std::size_t max_object_size = json::object::max_size();
   static constexpr std::size_t max_array_size = json::array::max_size();
@@ -86,6 +88,7 @@ struct ExactHandler {
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
 };
+// NOLINTEND(readability-identifier-naming)
 
 }  // namespace
 

@@ -6,16 +6,19 @@
 #include <array>
 #include <bit>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "tests/support/base64.hpp"
 #include "tests/support/exact_json.hpp"
 
 namespace cordon::test {
@@ -24,6 +27,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::uint32_t kNoExpectation = UINT32_MAX;
+constexpr int kAnyDecimals = INT_MIN;
 constexpr std::size_t kMaxFindings = 10'000;  // enough to debug; a broken run would fill memory
 using Digest = std::array<std::uint8_t, 32>;
 
@@ -38,15 +42,9 @@ Digest sha256(std::span<const std::uint8_t> bytes) {
   return digest;
 }
 
-std::string base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
+bool isBase64Char(std::uint8_t c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
-
-bool isBase64Char(std::uint8_t c) { return std::isalnum(c) != 0 || c == '+' || c == '/'; }
 
 template <typename T>
 std::string littleEndian(T value) {
@@ -114,7 +112,7 @@ std::vector<std::string> decimalNeedles(double v) {
   const auto e = scientific.find('e');
   int exponent = 0;
   std::from_chars(scientific.data() + e + 1 + (scientific[e + 1] == '+'), scientific.end(), exponent);
-  const auto decimals = static_cast<std::size_t>(4 + exponent);
+  const std::size_t decimals = 4 + static_cast<std::size_t>(exponent);  // exponent >= 1 here
   const std::string_view mantissa = scientific.substr(0, e);
   const std::string cut = cutDecimals(mantissa, decimals);
   add(cut);
@@ -169,13 +167,15 @@ std::string base64Aligned(std::string_view s, std::size_t k) {
   std::string padded(k, '\0');
   padded += s;
   padded.append(2, '\0');
-  const std::string encoded = base64(padded);
+  const std::string encoded = toBase64(padded);
   const std::size_t first = (8 * k + 5) / 6;
   const std::size_t last = 8 * (k + s.size()) / 6;
   return last > first ? encoded.substr(first, last - first) : std::string();
 }
 
-bool isDigit(std::uint8_t c) { return c >= '0' && c <= '9'; }
+bool isDigit(std::uint8_t c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 
@@ -218,7 +218,8 @@ Result<std::set<std::string>> pathsByPrimary(const std::filesystem::path& csv, c
     const auto first = line.find(',');
     const auto second = first == std::string::npos ? first : line.find(',', first + 1);
     const auto third = second == std::string::npos ? second : line.find(',', second + 1);
-    if (third == std::string::npos) return Error{csv.string() + ":" + std::to_string(number) + ": fewer than 3 columns"};
+    if (third == std::string::npos)
+      return Error{csv.string() + ":" + std::to_string(number) + ": fewer than 3 columns"};
     if (number == 1) {
       if (line.compare(0, third, "path,id,primary") != 0) {
         return Error{csv.string() + ":1: expected the header path,id,primary,..."};
@@ -240,10 +241,11 @@ namespace {
 struct Needle {
   std::string bytes;
   NeedleEncoding encoding;
-  std::uint32_t value;        // index into State::values
-  std::uint32_t expectation;  // kNoExpectation for a leak needle
-  bool exact = false;         // decimal: must read back to the very value (expectations)
-  bool alive = true;          // false once it fired on an allowed value
+  std::uint32_t value;             // index into State::values
+  std::uint32_t expectation;       // kNoExpectation for a leak needle
+  bool exact = false;              // decimal: must read back to the very value (expectations)
+  bool alive = true;               // false once it fired on an allowed value
+  int minDecimals = kAnyDecimals;  // decimal: fewer decimals looked like an allowed value
 };
 
 class Matcher {
@@ -287,7 +289,8 @@ class Matcher {
   // The same byte order as the rolling window, whatever the host's.
   static std::uint32_t tail(std::string_view b) {
     std::uint32_t key = 0;
-    for (std::size_t i = b.size() - 4; i < b.size(); ++i) key = (key >> 8) | (std::uint32_t{std::uint8_t(b[i])} << 24);
+    for (std::size_t i = b.size() - 4; i < b.size(); ++i)
+      key = (key >> 8) | (std::uint32_t{static_cast<std::uint8_t>(b[i])} << 24);
     return key;
   }
   static std::uint32_t hash(std::uint32_t key) { return (key * 0x9E3779B1u) >> (32 - kFilterBits); }
@@ -300,10 +303,10 @@ enum class Kind : std::uint8_t { Real, Integer, Text, Blob };
 
 struct Value {
   Kind kind;
-  double real = 0;            // Real
-  std::uint64_t integer = 0;  // Integer: two's complement bits
-  bool negative = false;      // Integer
-  std::string text{};         // Text; Blob: the raw digest
+  double real = 0;                       // Real
+  std::uint64_t integer = 0;             // Integer: two's complement bits
+  bool negative = false;                 // Integer
+  std::string text{};                    // Text; Blob: the raw digest
   std::vector<std::size_t> blobSizes{};  // Blob: the byte counts it may have (an image: grey or RGB)
   std::vector<std::string> paths{};      // every path that carried it, in truth order
   std::string truth{};                   // first frame that carried it
@@ -322,11 +325,11 @@ struct LeakChecker::State {
   Matcher matcher;
   bool dirty = true;
   std::map<std::size_t, std::vector<std::uint32_t>> blobsBySize;  // size -> blob values
-  std::vector<std::pair<std::string, bool>> expectations;        // label, met
+  std::vector<std::pair<std::string, bool>> expectations;         // label, met
   std::vector<Finding> findings;
   NeedleCounts counts;
   std::size_t scannedBytes = 0;
-  std::size_t scans = 0;            // search() calls, to tell one scan's findings from the next
+  std::size_t scans = 0;  // search() calls, to tell one scan's findings from the next
   std::size_t lastFindingScan = 0;
 
   bool isRestricted(std::string_view path) const {
@@ -341,10 +344,10 @@ struct LeakChecker::State {
       values.push_back(std::move(v));
     }
     Value& value = values[it->second];
-    if (std::find(value.paths.begin(), value.paths.end(), path) == value.paths.end()) value.paths.push_back(path);
+    if (std::find(value.paths.begin(), value.paths.end(), path) != value.paths.end()) return;  // seen there before
+    value.paths.push_back(path);
     (isRestricted(path) ? value.restricted : value.allowed) = true;
-    auto& list = valuesByPath[path];
-    if (std::find(list.begin(), list.end(), it->second) == list.end()) list.push_back(it->second);
+    valuesByPath[path].push_back(it->second);
   }
 
   void addJson(const std::string& path, const json::value& j, const std::string& truth) {
@@ -393,9 +396,11 @@ struct LeakChecker::State {
         for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
           v.text += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
         }
-        if (const auto* bytes = o.if_contains("bytes")) v.blobSizes = {static_cast<std::size_t>(bytes->to_number<double>())};
+        if (const auto* bytes = o.if_contains("bytes"))
+          v.blobSizes = {static_cast<std::size_t>(bytes->to_number<double>())};
         if (o.contains("width") && o.contains("height")) {
-          const auto pixels = static_cast<std::size_t>(o.at("width").to_number<double>() * o.at("height").to_number<double>());
+          const auto pixels =
+              static_cast<std::size_t>(o.at("width").to_number<double>() * o.at("height").to_number<double>());
           v.blobSizes = {pixels, 3 * pixels};  // the truth does not say grey or RGB
         }
         const std::string key = "b" + v.text;
@@ -420,20 +425,24 @@ struct LeakChecker::State {
       const json::object& o = parsed->as_object();
       const auto* t = o.if_contains("t");
       if (t == nullptr || !t->is_string() || t->as_string() != "frame") continue;
-      const std::string truth = std::string(o.at("source").as_string()) + " " + json::serialize(o.at("epoch")) + "/" +
-                                json::serialize(o.at("seq"));
-      addJson("Cordon.Frame.VehicleId", o.at("vehicle"), truth);
-      addJson("Cordon.Frame.Source", o.at("source"), truth);
-      addJson("Cordon.Frame.Sequence.BootEpoch", o.at("epoch"), truth);
-      addJson("Cordon.Frame.Sequence.Counter", o.at("seq"), truth);
-      addJson("Cordon.Frame.CaptureTime", o.at("capture_ns"), truth);
-      for (const auto& [path, value] : o.at("signals").as_object()) addJson(std::string(path), value, truth);
+      try {  // Boost.JSON's accessors throw on a missing key or a wrong type
+        const std::string truth = std::string(o.at("source").as_string()) + " " + json::serialize(o.at("epoch")) + "/" +
+                                  json::serialize(o.at("seq"));
+        addJson("Cordon.Frame.VehicleId", o.at("vehicle"), truth);
+        addJson("Cordon.Frame.Source", o.at("source"), truth);
+        addJson("Cordon.Frame.Sequence.BootEpoch", o.at("epoch"), truth);
+        addJson("Cordon.Frame.Sequence.Counter", o.at("seq"), truth);
+        addJson("Cordon.Frame.CaptureTime", o.at("capture_ns"), truth);
+        for (const auto& [path, value] : o.at("signals").as_object()) addJson(std::string(path), value, truth);
+      } catch (const std::exception& e) {
+        return Error{file.string() + ":" + std::to_string(number) + ": not a frame line: " + e.what()};
+      }
     }
     return {};
   }
 
-  void addNeedle(std::string bytes, NeedleEncoding encoding, std::uint32_t value, std::uint32_t expectation = kNoExpectation,
-                 bool exact = false) {
+  void addNeedle(std::string bytes, NeedleEncoding encoding, std::uint32_t value,
+                 std::uint32_t expectation = kNoExpectation, bool exact = false) {
     needles.push_back({std::move(bytes), encoding, value, expectation, exact});
     dirty = true;
   }
@@ -471,8 +480,7 @@ struct LeakChecker::State {
           if (b64.size() >= kMinBase64Chars) addNeedle(std::move(b64), NeedleEncoding::Base64, index);
         }
         break;
-      case Kind::Blob:
-        break;  // matched by digest (scanBlobs)
+      case Kind::Blob: break;  // matched by digest (scanBlobs)
     }
     return needles.size() - before;
   }
@@ -483,23 +491,22 @@ struct LeakChecker::State {
       case Kind::Real:
         return {littleEndian(v.real), littleEndian(static_cast<float>(v.real)), shortestText(v.real),
                 printed("%.17g", v.real), printed("%.4f", v.real)};
-      case Kind::Integer:
-        return {littleEndian(v.integer), std::to_string(v.negative ? 0 - v.integer : v.integer)};
-      case Kind::Text:
-        return {v.text, jsonEscaped(v.text, false), jsonEscaped(v.text, true), base64(v.text)};
-      case Kind::Blob:
-        return {};
+      case Kind::Integer: return {littleEndian(v.integer), std::to_string(v.negative ? 0 - v.integer : v.integer)};
+      case Kind::Text: return {v.text, jsonEscaped(v.text, false), jsonEscaped(v.text, true), toBase64(v.text)};
+      case Kind::Blob: return {};
     }
     return {};
   }
 
   // A decimal hit is a leak only as a whole number token within one unit of its last
   // decimal place of the true value; an exact (expectation) hit must read back to it.
-  bool confirmDecimal(std::span<const std::uint8_t> text, std::size_t offset, const Needle& needle) const {
-    if (offset > 0 && (isDigit(text[offset - 1]) || text[offset - 1] == '.')) return false;
+  // Returns the token's decimals as written in fixed notation ("3.99042E1" has 4; an
+  // integer 0), or nothing when the token is not the value.
+  std::optional<int> decimalMatch(std::span<const std::uint8_t> text, std::size_t offset, const Needle& needle) const {
+    if (offset > 0 && (isDigit(text[offset - 1]) || text[offset - 1] == '.')) return std::nullopt;
     const Value& v = values[needle.value];
     std::size_t end = offset + needle.bytes.size();
-    if (v.kind == Kind::Integer) return end == text.size() || !isDigit(text[end]);
+    if (v.kind == Kind::Integer) return end == text.size() || !isDigit(text[end]) ? std::optional(0) : std::nullopt;
     while (end < text.size() && (isDigit(text[end]) || text[end] == '.')) ++end;
     const auto* chars = reinterpret_cast<const char*>(text.data());
     const std::string_view mantissa(chars + offset, end - offset);
@@ -510,14 +517,14 @@ struct LeakChecker::State {
       if (r.ec == std::errc()) end = static_cast<std::size_t>(r.ptr - chars);
     }
     double token = 0;
-    if (std::from_chars(chars + offset, chars + end, token).ec != std::errc()) return false;
+    if (std::from_chars(chars + offset, chars + end, token).ec != std::errc()) return std::nullopt;
     const double truth = std::abs(v.real);
-    if (needle.exact) return token == truth;
     const auto dot = mantissa.find('.');
-    const int decimals = dot == std::string_view::npos ? 0 : static_cast<int>(mantissa.size() - dot - 1);
-    const double unit = std::pow(10.0, exponent - decimals);
+    const int decimals = (dot == std::string_view::npos ? 0 : static_cast<int>(mantissa.size() - dot - 1)) - exponent;
+    if (needle.exact) return token == truth ? std::optional(decimals) : std::nullopt;
+    const double unit = std::pow(10.0, -decimals);
     const double ulps = 4 * (std::nextafter(truth, INFINITY) - truth);
-    return std::abs(token - truth) <= std::max(unit, ulps);
+    return std::abs(token - truth) <= std::max(unit, ulps) ? std::optional(decimals) : std::nullopt;
   }
 
   void build() {
@@ -544,11 +551,13 @@ struct LeakChecker::State {
       if (n.alive) alive[n.value] = true;
     }
     for (const std::uint32_t i : withNeedles) ++(alive[i] ? counts.checked : counts.allowedToo);
-    counts.needles =
-        static_cast<std::size_t>(std::count_if(needles.begin(), needles.end(), [](const Needle& n) { return n.alive; }));
+    counts.needles = static_cast<std::size_t>(
+        std::count_if(needles.begin(), needles.end(), [](const Needle& n) { return n.alive; }));
   }
 
-  // The self-scan: a needle that fires on an allowed value's rendering would fire on clean payloads.
+  // The self-scan: a needle that fires on an allowed value's rendering would fire on
+  // clean payloads. It goes; a decimal needle instead keeps counting only tokens with
+  // more decimals than the allowed rendering that looked the same.
   void dropNeedlesFiringOnAllowedValues() {
     matcher.build(needles);
     dirty = true;  // rebuilt without the dropped needles before the first scan
@@ -558,7 +567,11 @@ struct LeakChecker::State {
         const auto text = bytesOf(rendering);
         matcher.forEach(needles, text, [&](std::uint32_t n, std::size_t offset) {
           Needle& needle = needles[n];
-          if (needle.alive && confirms(needle, text, offset)) {
+          if (!needle.alive || !confirms(needle, text, offset)) return;
+          if (needle.encoding == NeedleEncoding::Decimal) {
+            counts.narrowedNeedles += needle.minDecimals == kAnyDecimals ? 1 : 0;
+            needle.minDecimals = *decimalMatch(text, offset, needle) + 1;
+          } else {
             needle.alive = false;
             ++counts.droppedNeedles;
           }
@@ -570,7 +583,10 @@ struct LeakChecker::State {
   // The checks beyond the bytes themselves (the header's rules).
   bool confirms(const Needle& needle, std::span<const std::uint8_t> text, std::size_t offset) const {
     if (needle.encoding == NeedleEncoding::Float32Le) return offset % 4 == 0;
-    if (needle.encoding == NeedleEncoding::Decimal) return true;
+    if (needle.encoding == NeedleEncoding::Decimal) {
+      const auto decimals = decimalMatch(text, offset, needle);
+      return decimals && *decimals >= needle.minDecimals;
+    }
     return true;
   }
 
@@ -605,7 +621,8 @@ struct LeakChecker::State {
     if (candidates == blobsBySize.end()) return;
     const Digest digest = sha256(bytes);
     for (const std::uint32_t i : candidates->second) {
-      if (std::memcmp(values[i].text.data(), digest.data(), digest.size()) == 0) addFinding(i, NeedleEncoding::Sha256, place, where, offset);
+      if (std::memcmp(values[i].text.data(), digest.data(), digest.size()) == 0)
+        addFinding(i, NeedleEncoding::Sha256, place, where, offset);
     }
   }
 
@@ -631,7 +648,10 @@ struct LeakChecker::State {
       std::size_t end = i;
       while (end < text.size() && isBase64Char(text[end])) ++end;
       std::size_t padding = 0;
-      while (end < text.size() && text[end] == '=' && padding < 2) ++end, ++padding;
+      while (end < text.size() && text[end] == '=' && padding < 2) {
+        ++end;
+        ++padding;
+      }
       const std::size_t length = (end - i) / 4 * 4;
       if (length / 4 * 3 >= smallest) {
         decoded.resize(length / 4 * 3 + 1);
@@ -679,15 +699,23 @@ void LeakChecker::scan(std::string_view topic, std::span<const std::uint8_t> pay
   state_->search(Place::Payload, topic, payload);
 }
 
-void LeakChecker::scan(std::string_view topic, std::string_view payload) { scan(topic, bytesOf(payload)); }
+void LeakChecker::scan(std::string_view topic, std::string_view payload) {
+  scan(topic, bytesOf(payload));
+}
 
 void LeakChecker::scanClientId(std::string_view clientId) {
   state_->search(Place::ClientId, clientId, bytesOf(clientId));
 }
 
-const std::vector<Finding>& LeakChecker::findings() const { return state_->findings; }
-const NeedleCounts& LeakChecker::counts() const { return state_->counts; }
-std::size_t LeakChecker::scannedBytes() const { return state_->scannedBytes; }
+const std::vector<Finding>& LeakChecker::findings() const {
+  return state_->findings;
+}
+const NeedleCounts& LeakChecker::counts() const {
+  return state_->counts;
+}
+std::size_t LeakChecker::scannedBytes() const {
+  return state_->scannedBytes;
+}
 
 void LeakChecker::expectPresent(std::string label, std::vector<std::string> anyOf) {
   const auto e = static_cast<std::uint32_t>(state_->expectations.size());
@@ -729,12 +757,12 @@ std::size_t LeakChecker::expectTruthValues(std::string_view path, std::size_t at
       case Kind::Text:
         if (v.text.size() >= kMinStringBytes) {
           exact.emplace_back(v.text, NeedleEncoding::Raw);
-          if (std::string e = jsonEscaped(v.text, false); e != v.text) exact.emplace_back(e, NeedleEncoding::JsonEscaped);
+          if (std::string e = jsonEscaped(v.text, false); e != v.text)
+            exact.emplace_back(e, NeedleEncoding::JsonEscaped);
         }
         label += '"' + v.text + '"';
         break;
-      case Kind::Blob:
-        break;
+      case Kind::Blob: break;
     }
     if (exact.empty()) continue;
     const auto e = static_cast<std::uint32_t>(s.expectations.size());

@@ -7,7 +7,7 @@
 // and nothing of the gateway (no policy engine, no encoder): a bug there cannot hide
 // itself here.
 //
-// What is a value. Every frame line of the truth: the envelope (vehicle -> 
+// What is a value. Every frame line of the truth: the envelope (vehicle ->
 // Cordon.Frame.VehicleId, source, epoch, seq, capture_ns -> Cordon.Frame.*) and each
 // signal; array elements one by one; a geo point's lat, lon, alt and accuracy as
 // "<path>#lat" and so on; bytes and images by size and SHA-256. Events and fault lines
@@ -23,7 +23,9 @@
 //           Int64Le     the 8 bytes of an integer (IntValue, UIntValue)
 //           Decimal     the text of the number, cut to 4 decimals (39.904211 -> "39.9042",
 //                       and the rounded form where it differs), or its exact shortest text
-//                       when that has fewer decimals ("39.908"); sign ignored
+//                       when that has fewer decimals ("39.908"); for |v| >= 10 also the
+//                       scientific form to the same precision, as Boost.JSON writes numbers
+//                       ("3.9904211E1" -> "3.99042"); sign ignored
 //   string  Raw         the bytes as they are (also the hex SHA-256 of a bytes or image value)
 //           JsonEscaped the RFC 8259 escaped form, where it differs: minimal (quote,
 //                       backslash, control characters) and ASCII-only (\uXXXX)
@@ -35,9 +37,11 @@
 //
 // A decimal hit counts only if it is a whole number token (no digit or '.' right before
 // it) that reads back within one unit of its own last decimal place of the true value:
-// so "39.9042", "39.90421" and "39.904211000000001" are leaks of 39.904211, while a
-// generalised cell centre 300 m away ("39.906912...") or "139.90421" are not. Integers
-// match as whole tokens.
+// so "39.9042", "39.90421", "3.9904211E1" and "39.904211000000001" are leaks of
+// 39.904211, while a generalised cell centre 300 m away ("39.906912...") or "139.90421"
+// are not. Integers match as whole tokens. An allowed number that falls within a unit
+// of the last place of a restricted one (a 4-decimal text within 11 m of the track) is
+// reported: the two cannot be told apart.
 //
 // What is not distinctive, and is skipped (counted in NeedleCounts):
 //   - a decimal needle with fewer than kMinDecimalDigits digits after leading zeros
@@ -45,17 +49,22 @@
 //   - a binary needle with as many zero bytes as non-zero ones (0.0, 45.5 as a double,
 //     any integer below 2^32 as Int64Le);
 //   - a string shorter than kMinStringBytes, a base64 needle shorter than kMinBase64Chars;
-//   - a needle that fires on an allowed value: every encoding of every value of the
-//     truth's non-restricted paths is scanned at construction, and any restricted needle
-//     that matches in it is dropped (same value in an ordinary field, float halves of an
-//     ordinary double, the same text inside an ordinary string).
+//   - a value that an allowed (non-restricted) path of the truth carries too;
+//   - a needle that fires on an allowed value: every rendering of every allowed value
+//     (its binary forms, shortest, %.17g and %.4f texts, string raw, escaped and base64)
+//     is scanned at construction, and a restricted needle that matches in one is dropped
+//     (the float half of an ordinary double, the same text inside an ordinary string);
+//     a decimal needle is narrowed instead: it then counts only tokens with more decimals
+//     than the allowed text it matched (an ordinary 39.90424 written "39.9042" makes a
+//     "39.9042" of the latitude 39.904211 unprovable, but "39.90421" still counts).
 // A restricted value with no needle left is reported as skipped. False positives make a
 // leak checker useless, so the rules err towards skipping; the unit tests show that
 // ordinary-only frames, in FlatBuffers and in JSON, give no finding.
 //
-// Not caught: a value transformed before it leaked (digits only of a phone number, a
-// different rounding of a coordinate than decimal, an image re-encoded or cropped),
-// values split across MQTT messages.
+// Not caught: a value transformed before it leaked (a phone number's digits alone, a
+// coordinate shifted to GCJ-02 or rounded to fewer than 4 decimals, an image re-encoded
+// or cropped, bytes neither raw, length-prefixed nor base64), and values split across
+// MQTT messages.
 //
 // Completeness: a checker that finds nothing proves nothing if nothing arrived.
 // expectPresent() and expectTruthValues() register values that must be seen in some
@@ -102,23 +111,26 @@ enum class Place : std::uint8_t { Topic, Payload, ClientId };
 std::string_view toString(Place place);
 
 struct Finding {
-  std::vector<std::string> paths;  // every restricted path that carried the value
-  NeedleEncoding encoding;
-  Place place;
-  std::string where;        // the message's topic, or the client id
-  std::size_t offset = 0;   // of the match within the topic, payload or client id
-  std::string truth;        // the first truth frame with the value: "telematics 1/42" (source epoch/seq)
+  std::vector<std::string> paths;  // every restricted path that carried the value (or the
+                                   // values: a rounded number may stand for several)
+  NeedleEncoding encoding = NeedleEncoding::Raw;
+  Place place = Place::Payload;
+  std::string where;       // the message's topic, or the client id
+  std::size_t offset = 0;  // of the match within the topic, payload or client id
+  std::string truth;       // the first truth frame with the value: "telematics 1/42" (source epoch/seq)
 };
 std::string toString(const Finding& finding);  // one line, for test failure messages
 
+// values = checked + notDistinctive + allowedToo.
 struct NeedleCounts {
-  std::size_t values = 0;          // distinct restricted values in the truth (blobs included)
-  std::size_t checked = 0;         // of those, with at least one needle or a SHA-256
-  std::size_t notDistinctive = 0;  // skipped: every encoding too short or too plain
-  std::size_t allowedToo = 0;      // skipped: what was left fired on allowed values
-  std::size_t needles = 0;         // byte patterns searched for
-  std::size_t droppedNeedles = 0;  // needles dropped because they fired on allowed values
-  std::size_t blobs = 0;           // bytes and image values, matched by SHA-256
+  std::size_t values = 0;           // distinct restricted values (blobs, and their hex digests as strings)
+  std::size_t checked = 0;          // with at least one needle, or a blob's SHA-256
+  std::size_t notDistinctive = 0;   // skipped: every encoding too short or too plain
+  std::size_t allowedToo = 0;       // skipped: carried by an allowed path too, or every needle fired on one
+  std::size_t needles = 0;          // byte patterns searched for
+  std::size_t droppedNeedles = 0;   // needles dropped because they fired on allowed values
+  std::size_t narrowedNeedles = 0;  // decimal needles narrowed by an allowed value's text
+  std::size_t blobs = 0;            // bytes and image values, matched by SHA-256
 };
 
 class LeakChecker {
@@ -140,8 +152,8 @@ class LeakChecker {
   const NeedleCounts& counts() const;
   std::size_t scannedBytes() const;
 
-  // Completeness. An expectation is met once any of `anyOf` (exact bytes, chosen by the
-  // caller to be distinctive) occurs in a scanned topic or payload.
+  // Completeness. An expectation is met once any of `anyOf` (exact bytes of at least 4,
+  // chosen by the caller to be distinctive) occurs in a scanned topic, payload or client id.
   void expectPresent(std::string label, std::vector<std::string> anyOf);
   // Up to `atMost` distinct values of `path` from the truth (in truth order), each to be
   // seen exactly as sent: the double's 8 bytes or its text reading back to the same

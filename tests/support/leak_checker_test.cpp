@@ -7,8 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -20,6 +18,7 @@
 #include "ecu/frame/frame_verifier.hpp"
 #include "gateway/encode/json_encoding.hpp"
 #include "sim/engine/simulator.hpp"
+#include "tests/support/base64.hpp"
 #include "tests/support/exact_json.hpp"
 #include "tests/support/scratch_dir.hpp"
 
@@ -29,7 +28,7 @@ namespace {
 namespace json = boost::json;
 using Bytes = std::vector<std::uint8_t>;
 
-const std::filesystem::path kSourceDir = CORDON_SOURCE_DIR;
+constexpr const char* kSourceDir = CORDON_SOURCE_DIR;
 constexpr const char* kVin = "LSVAX4E69PN000001";
 
 struct Message {
@@ -47,7 +46,8 @@ struct SimRun {
 };
 
 std::set<std::string> restrictedPaths() {
-  auto paths = pathsByPrimary(kSourceDir / "tests/golden/classification.csv", {"important", "sensitive_pi", "pi"});
+  auto paths = pathsByPrimary(std::filesystem::path(kSourceDir) / "tests/golden/classification.csv",
+                              {"important", "sensitive_pi", "pi"});
   EXPECT_TRUE(paths.ok()) << (paths.ok() ? "" : paths.error().message);
   return paths.ok() ? paths.value() : std::set<std::string>{};
 }
@@ -82,7 +82,7 @@ void makeRun(SimRun& run) {
   sim::SimOptions options;
   options.scenario = "city-commute";
   options.durationS = 60;
-  options.routesFile = kSourceDir / "sim/data/routes.geojson";
+  options.routesFile = std::filesystem::path(kSourceDir) / "sim/data/routes.geojson";
   auto simulator = sim::Simulator::create(options, registry);
   EXPECT_TRUE(simulator.ok()) << (simulator.ok() ? "" : simulator.error().message);
   auto truth = sim::TruthWriter::open(run.truth.string(), *registry);
@@ -103,7 +103,8 @@ void makeRun(SimRun& run) {
     auto frame = verifier.verify(m.bytes);
     EXPECT_TRUE(frame.ok()) << frame.rejection().detail;
     if (!frame.ok()) continue;
-    auto& b = builders.try_emplace(m.source, registry, ecu::FrameIdentity{"anon-5c1e0f7d2a", m.source, 1}).first->second;
+    auto& b =
+        builders.try_emplace(m.source, registry, ecu::FrameIdentity{"anon-5c1e0f7d2a", m.source, 1}).first->second;
     b.begin(frame->capture_time_ns());
     for (const wire::Signal* s : *frame->signals()) {
       const std::string& path = registry->find(s->id())->path;
@@ -150,14 +151,6 @@ json::value truthValue(const std::filesystem::path& truth, const std::string& pa
   }
   ADD_FAILURE() << "no " << path << " in the truth";
   return {};
-}
-
-std::string base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 template <typename T>
@@ -216,9 +209,11 @@ class LeakCheckerTest : public ::testing::Test {
 
 TEST_F(LeakCheckerTest, CountsWhatItChecksAndWhatItSkips) {
   const NeedleCounts& c = checker_->counts();
-  std::printf("city-commute 60 s: %zu restricted values, %zu checked (%zu bytes/images by SHA-256), "
-              "%zu not distinctive, %zu also in allowed fields; %zu needles (%zu dropped by the self-scan)\n",
-              c.values, c.checked, c.blobs, c.notDistinctive, c.allowedToo, c.needles, c.droppedNeedles);
+  std::printf(
+      "city-commute 60 s: %zu restricted values, %zu checked (%zu bytes/images by SHA-256), "
+      "%zu not distinctive, %zu also in allowed fields; %zu needles (%zu dropped, %zu decimals narrowed by the "
+      "self-scan)\n",
+      c.values, c.checked, c.blobs, c.notDistinctive, c.allowedToo, c.needles, c.droppedNeedles, c.narrowedNeedles);
   EXPECT_EQ(c.values, c.checked + c.notDistinctive + c.allowedToo);
   EXPECT_GT(c.checked, c.values / 2) << "most restricted values should be distinctive";
   EXPECT_GT(c.blobs, 100u) << "every camera image and the audio snippet";
@@ -241,6 +236,7 @@ TEST_F(LeakCheckerTest, AllowedValuesThatArriveMeetTheExpectations) {
   EXPECT_TRUE(checker_->unmet().empty()) << checker_->unmet().front();
 
   auto binary = checkerFor(run_.truth, restrictedPaths());
+  ASSERT_NE(binary, nullptr);
   EXPECT_EQ(binary->expectTruthValues("Vehicle.Speed", 50), 50u);
   for (const auto& m : run_.cleanFrames) binary->scan(m.topic, m.payload);
   EXPECT_TRUE(binary->unmet().empty()) << binary->unmet().front();
@@ -266,9 +262,13 @@ TEST_F(LeakCheckerTest, FindsAPlantedLatitudeInEveryNumberEncoding) {
   const double lat = truthValue(run_.truth, path).as_double();
   const Bytes& frame = run_.cleanFrames.front().payload;
   const std::size_t aligned = frame.size() / 2 / 8 * 8;
-  expectFound("t", spliced(frame, aligned, littleEndian(lat)), NeedleEncoding::Float64Le, Place::Payload, aligned, path);
+  expectFound("t", spliced(frame, aligned, littleEndian(lat)), NeedleEncoding::Float64Le, Place::Payload, aligned,
+              path);
   expectFound("t", spliced(frame, aligned + 4, littleEndian(static_cast<float>(lat))), NeedleEncoding::Float32Le,
               Place::Payload, aligned + 4, path);
+  // Four bytes are too short to trust anywhere: a float counts only where FlatBuffers puts one.
+  checker_->scan("t", spliced(frame, aligned + 2, littleEndian(static_cast<float>(lat))));
+  EXPECT_EQ(checker_->findings().size(), 2u) << allFindings(*checker_);
 
   char text[64];
   for (const char* format : {"%.4f", "%.5f", "%.7f", "%.17g", "%.10E"}) {
@@ -308,7 +308,7 @@ TEST_F(LeakCheckerTest, FindsPlantedStringsInEveryTextEncoding) {
   expectFound("t", escaped, NeedleEncoding::JsonEscaped, Place::Payload, at2 + 1, platePath);
   // Base64 of the phone number alone, and inside a longer base64 text at each alignment.
   for (const std::string prefix : {"", "x", "xy", "xyz"}) {
-    const std::string encoded = base64(prefix + phone);
+    const std::string encoded = toBase64(prefix + phone);
     auto [b64, at3] = jsonWith('"' + encoded + '"');
     const std::size_t skipped = (8 * prefix.size() + 5) / 6;  // characters that mix in the prefix's bits
     expectFound("t", b64, NeedleEncoding::Base64, Place::Payload, at3 + 1 + skipped, phonePath);
@@ -337,7 +337,7 @@ TEST_F(LeakCheckerTest, FindsAPlantedImageByItsDigest) {
   const std::size_t aligned = frame.size() / 2 / 4 * 4;
   expectFound("t", spliced(frame, aligned, littleEndian(static_cast<std::uint32_t>(pixels.size())) + pixels),
               NeedleEncoding::Sha256, Place::Payload, aligned + 4, path);
-  auto [json, at] = jsonWith('"' + base64(pixels) + '"');
+  auto [json, at] = jsonWith('"' + toBase64(pixels) + '"');
   expectFound("t", json, NeedleEncoding::Sha256, Place::Payload, at + 1, path);
   expectFound("t", Bytes(pixels.begin(), pixels.end()), NeedleEncoding::Sha256, Place::Payload, 0, path);
 }
@@ -345,8 +345,9 @@ TEST_F(LeakCheckerTest, FindsAPlantedImageByItsDigest) {
 // A hand-written truth line for the rules the simulator's run does not reach.
 TEST(LeakCheckerRules, IntegersDuplicatesAndPlainValues) {
   ScratchDir dir("leak-rules");
-  const auto truth = dir.write("truth.jsonl", R"({"t":"event","source":"hmi","epoch":1,"seq":0,"recorded_ns":1,"driver":"driver-a"}
-{"t":"frame","source":"powertrain","vehicle":"LSVAX4E69PN000001","epoch":1,"seq":0,"capture_ns":1772411400000000000,"signals":{"Cordon.Charging.Session.StartTime":1772411460123000000,"Vehicle.Driver.HeartRate":69,"Vehicle.CurrentLocation.Latitude":3.9904211E1,"Vehicle.Speed":1.2345678E1,"Vehicle.CurrentLocation.Altitude":1.2345678E1}}
+  const auto truth =
+      dir.write("truth.jsonl", R"({"t":"event","source":"hmi","epoch":1,"seq":0,"recorded_ns":1,"driver":"driver-a"}
+{"t":"frame","source":"powertrain","vehicle":"LSVAX4E69PN000001","epoch":1,"seq":0,"capture_ns":1772411400000000000,"signals":{"Cordon.Charging.Session.StartTime":1772411460123000000,"Vehicle.Driver.HeartRate":69,"Vehicle.CurrentLocation.Latitude":3.9904211E1,"Vehicle.Speed":1.2345678E1,"Vehicle.CurrentLocation.Altitude":1.2345678E1,"Vehicle.Powertrain.TractionBattery.CurrentVoltage":3.990424E1}}
 )");
   auto checker = checkerFor(truth, restrictedPaths());
   ASSERT_NE(checker, nullptr);
@@ -355,16 +356,29 @@ TEST(LeakCheckerRules, IntegersDuplicatesAndPlainValues) {
   EXPECT_EQ(c.checked, 3u);
   EXPECT_EQ(c.notDistinctive, 1u) << "heart rate 69";
   EXPECT_EQ(c.allowedToo, 1u) << "the altitude equals the (ordinary) speed";
+  // The voltage 39.90424 rounded to 4 decimals reads "39.9042", which would also be the
+  // latitude 39.904211 cut to 4 decimals: that needle now needs a fifth decimal.
+  EXPECT_EQ(c.narrowedNeedles, 1u);
+  EXPECT_EQ(c.droppedNeedles, 0u);
+  checker->scan("t", std::string_view(R"({"v":39.9042})"));
+  EXPECT_TRUE(checker->findings().empty()) << allFindings(*checker);
+  checker->scan("t", std::string_view(R"({"v":39.90421})"));
+  checker->scan("t", littleEndian(39.904211));
+  ASSERT_EQ(checker->findings().size(), 2u) << allFindings(*checker);
+  EXPECT_EQ(checker->findings()[0].encoding, NeedleEncoding::Decimal);
+  EXPECT_EQ(checker->findings()[1].encoding, NeedleEncoding::Float64Le);
+  for (const Finding& f : checker->findings())
+    EXPECT_EQ(f.paths, std::vector<std::string>{"Vehicle.CurrentLocation.Latitude"});
 
   const std::string path = "Cordon.Charging.Session.StartTime";
   checker->scan("t", littleEndian(std::int64_t{1'772'411'460'123'000'000}));
   checker->scan("t", std::string_view(R"({"start":"1772411460123000000","speed":12.345678,"hr":69})"));
-  ASSERT_EQ(checker->findings().size(), 2u) << allFindings(*checker);
-  EXPECT_EQ(checker->findings()[0].encoding, NeedleEncoding::Int64Le);
-  EXPECT_EQ(checker->findings()[1].encoding, NeedleEncoding::Decimal);
-  EXPECT_EQ(checker->findings()[1].offset, 10u);
-  for (const Finding& f : checker->findings()) EXPECT_EQ(f.paths, std::vector<std::string>{path});
-  EXPECT_EQ(checker->findings()[0].truth, "powertrain 1/0");
+  ASSERT_EQ(checker->findings().size(), 4u) << allFindings(*checker);
+  EXPECT_EQ(checker->findings()[2].encoding, NeedleEncoding::Int64Le);
+  EXPECT_EQ(checker->findings()[3].encoding, NeedleEncoding::Decimal);
+  EXPECT_EQ(checker->findings()[3].offset, 10u);
+  for (std::size_t i = 2; i < 4; ++i) EXPECT_EQ(checker->findings()[i].paths, std::vector<std::string>{path});
+  EXPECT_EQ(checker->findings()[3].truth, "powertrain 1/0");
 
   EXPECT_FALSE(LeakChecker::create({dir / "missing.jsonl"}, {}).ok());
   dir.write("bad.jsonl", "{\"t\":\"frame\"\n");
@@ -398,10 +412,11 @@ TEST_F(LeakCheckerTest, ScansThousandsOfMessagesQuickly) {
   }
   const double naive = std::chrono::duration<double>(std::chrono::steady_clock::now() - naiveStart).count() *
                        static_cast<double>(messages.size()) / sample;
-  std::printf("scanned %zu messages, %.1f MB, with %zu needles in %.3f s (%.0f messages/s, %.1f MB/s); "
-              "a naive memmem loop would take about %.1f s (%zu)\n",
-              messages.size(), megabytes, needles.size(), seconds, static_cast<double>(messages.size()) / seconds,
-              megabytes / seconds, naive, hits);
+  std::printf(
+      "scanned %zu messages, %.1f MB, with %zu needles in %.3f s (%.0f messages/s, %.1f MB/s); "
+      "a naive memmem loop would take about %.1f s (%zu)\n",
+      messages.size(), megabytes, needles.size(), seconds, static_cast<double>(messages.size()) / seconds,
+      megabytes / seconds, naive, hits);
   EXPECT_TRUE(checker_->findings().empty()) << allFindings(*checker_);
   EXPECT_LT(seconds, 30.0) << "even under the sanitizers";
 }

@@ -217,8 +217,7 @@ TEST_F(JsonEncodingTest, ArraysReadBackExactly) {
 
   EXPECT_EQ(signal(frame, DataType::BooleanArray), json::value({true, false, true}));
   EXPECT_EQ(signal(frame, DataType::Int8Array), json::value({-128, 0, 127}));
-  EXPECT_EQ(signal(frame, DataType::Int64Array),
-            json::value({"9223372036854775807", "-1", "9007199254740993"}));
+  EXPECT_EQ(signal(frame, DataType::Int64Array), json::value({"9223372036854775807", "-1", "9007199254740993"}));
   EXPECT_EQ(signal(frame, DataType::UInt8Array), json::value({0, 255}));
   EXPECT_EQ(signal(frame, DataType::UInt64Array), json::value({"18446744073709551615", "0"}));
   const json::array& read = signal(frame, DataType::FloatArray).as_array();
@@ -231,8 +230,12 @@ TEST_F(JsonEncodingTest, ArraysReadBackExactly) {
 
 TEST_F(JsonEncodingTest, BytesAreBase64) {
   // RFC 4648 section 10's vectors cover every padding case.
-  const std::pair<std::string, std::string> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [raw, encoded] : vectors) {
     builder_.begin(kT0);
@@ -242,7 +245,7 @@ TEST_F(JsonEncodingTest, BytesAreBase64) {
     ASSERT_FALSE(frame.empty());
     EXPECT_EQ(signal(frame, DataType::Bytes), json::value(encoded)) << "for \"" << raw << '"';
   }
-  std::vector<std::uint8_t> all(256 * 3 + 1);
+  std::vector<std::uint8_t> all(std::size_t{256} * 3 + 1);
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i * 7);
   builder_.begin(kT0);
   ASSERT_TRUE(builder_.addBytes(id(DataType::Bytes), all).ok());
@@ -253,7 +256,7 @@ TEST_F(JsonEncodingTest, BytesAreBase64) {
 
 TEST_F(JsonEncodingTest, GeoPointsAndImagesReadBackExactly) {
   const ecu::GeoPointValue point{39.904211, 116.407395, 43.25, 3.2932258f, wire::GeoDatum::GCJ02};
-  std::vector<std::uint8_t> pixels(4 * 3 * 3);
+  std::vector<std::uint8_t> pixels(std::size_t{4} * 3 * 3);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(255 - i);
   const ecu::ImageRegion regions[] = {{wire::Box(1, 0, 2, 3), wire::RegionKind::Face, 80, false},
                                       {wire::Box(0, 2, 4, 1), wire::RegionKind::LicencePlate, 100, true}};
@@ -293,8 +296,8 @@ TEST_F(JsonEncodingTest, NonFiniteDoublesBecomeNull) {
   ASSERT_TRUE(builder_.addDouble(id(DataType::Double), nan).ok());
   ASSERT_TRUE(builder_.addDouble(id(DataType::Float), inf).ok());
   ASSERT_TRUE(builder_.addDoubleArray(id(DataType::DoubleArray), mixed).ok());
-  ASSERT_TRUE(builder_.addGeoPoint(id(DataType::GeoPoint), {39.9, 116.4, nan, std::numeric_limits<float>::infinity()})
-                  .ok());
+  ASSERT_TRUE(
+      builder_.addGeoPoint(id(DataType::GeoPoint), {39.9, 116.4, nan, std::numeric_limits<float>::infinity()}).ok());
   const json::object frame = renderAndParse(builder_.finish());
   ASSERT_FALSE(frame.empty());
   EXPECT_TRUE(signal(frame, DataType::Double).is_null());
@@ -321,7 +324,11 @@ TEST_F(JsonEncodingTest, StringsAreEscapedAndInvalidUtf8Replaced) {
   ASSERT_FALSE(frame.empty());
 
   const std::string fffd = "\xEF\xBF\xBD";
-  EXPECT_NE(text_.find(R"("q\"b\\c\u0001\u001f)" "\x7f" R"(\n\r\b\f\u2028\u2029)"), std::string::npos) << text_;
+  EXPECT_NE(text_.find(R"("q\"b\\c\u0001\u001f)"
+                       "\x7f"
+                       R"(\n\r\b\f\u2028\u2029)"),
+            std::string::npos)
+      << text_;
   const std::string expected = std::string("q\"b\\c\x01\x1f\x7f\n\r\b\f\xE2\x80\xA8\xE2\x80\xA9\xF0\x9F\x9A\x97|") +
                                fffd + "|" + fffd + fffd + "|" + fffd + fffd + fffd + "|" + fffd + fffd + fffd + fffd +
                                "|" + fffd + "|" + fffd + std::string(1, '\0') + "end" + fffd;
@@ -339,8 +346,8 @@ TEST_F(JsonEncodingTest, SignalsAreKeyedByTheBuiltinRegistrysPaths) {
   auto verified = verifier.verify(bytes);
   ASSERT_TRUE(verified.ok()) << verified.rejection().detail;
   renderJson(*verified.value(), *registry, text_);
-  EXPECT_TRUE(text_.ends_with(
-      R"("signals":{"Vehicle.Speed":42.5,"Cordon.Charging.Session.StartTime":"1772411400123456789"}})"))
+  EXPECT_TRUE(
+      text_.ends_with(R"("signals":{"Vehicle.Speed":42.5,"Cordon.Charging.Session.StartTime":"1772411400123456789"}})"))
       << text_;
 }
 
