@@ -229,6 +229,15 @@ class Loader {
     }
     out.tls = tls("ingest.tls", in != nullptr ? in->tls() : nullptr, out.uri.scheme,
                   in != nullptr && in->uri() != nullptr ? "ingest.uri" : "ingest");
+    if (in != nullptr && in->username() != nullptr) {
+      out.username = in->username()->str();
+      if (out.username.empty()) fail("ingest.username", "must not be empty (leave the key out instead)");
+      if (in->password_file() == nullptr) fail("ingest.username", "needs ingest.password_file");
+    }
+    if (in != nullptr && in->password_file() != nullptr) {
+      if (in->username() == nullptr) fail("ingest.password_file", "needs ingest.username");
+      out.passwordFile = file("ingest.password_file", in->password_file(), true);
+    }
     return out;
   }
 
@@ -446,6 +455,26 @@ Result<GatewayConfig> parseConfig(std::string_view text, const std::filesystem::
     case wire::LogLevel::info: config.logLevel = LogLevel::Info; break;
     case wire::LogLevel::warn: config.logLevel = LogLevel::Warn; break;
     case wire::LogLevel::error: config.logLevel = LogLevel::Error; break;
+  }
+
+  config.statusInterval = std::chrono::milliseconds{root.status_interval_ms()};
+  if (root.status_interval_ms() < 100 || root.status_interval_ms() > 3'600'000) {
+    load.fail("status_interval_ms", "must be from 100 to 3600000");
+  }
+  if (const wire::Audit* audit = root.audit(); audit != nullptr) {
+    config.audit.signInterval = std::chrono::milliseconds{audit->sign_interval_ms()};
+    if (audit->sign_interval_ms() < 100 || audit->sign_interval_ms() > 600'000) {
+      load.fail("audit.sign_interval_ms", "must be from 100 to 600000");
+    }
+    config.audit.sealInterval = std::chrono::seconds{audit->seal_interval_s()};
+    if (audit->seal_interval_s() == 0 || audit->seal_interval_s() > 86'400) {
+      load.fail("audit.seal_interval_s", "must be from 1 to 86400");
+    }
+    if (audit->archive_key() != nullptr) config.audit.archiveKey = load.file("audit.archive_key", audit->archive_key(), false);
+    config.audit.maxUnreceiptedSegments = audit->max_unreceipted_segments();
+    if (audit->max_unreceipted_segments() == 0) load.fail("audit.max_unreceipted_segments", "must be greater than 0");
+    config.audit.maxUnsealedRecords = audit->max_unsealed_records();
+    if (audit->max_unsealed_records() == 0) load.fail("audit.max_unsealed_records", "must be greater than 0");
   }
 
   if (!load.problems.empty()) return Error{toString(load.problems)};

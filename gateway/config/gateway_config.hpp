@@ -69,6 +69,8 @@ struct IngestConfig {
   std::string clientId;
   std::vector<std::string> topics;
   std::optional<TlsFiles> tls;  // present exactly for ssl://
+  std::string username;         // empty: connect without credentials
+  std::filesystem::path passwordFile;  // set exactly when username is
   // Fixed, not configurable: QoS 1, persistent session.
   static constexpr int kQos = 1;
 };
@@ -93,8 +95,17 @@ struct EndpointConfig {
 struct OutboxConfig {
   std::filesystem::path path;
   std::uint64_t capacityMib = 256;
-  std::chrono::milliseconds commitInterval{100};
+  std::chrono::milliseconds commitInterval{1000};
   std::uint64_t capacityBytes() const { return capacityMib * 1024 * 1024; }
+};
+
+// The audit log's duties on the vehicle (docs/audit.md, "Segments").
+struct AuditConfig {
+  std::chrono::milliseconds signInterval{10'000};
+  std::chrono::seconds sealInterval{600};
+  std::filesystem::path archiveKey;  // empty: receipts are not accepted, nothing is pruned
+  std::uint64_t maxUnreceiptedSegments = 64;
+  std::uint64_t maxUnsealedRecords = 100'000;
 };
 
 struct PolicyFiles {
@@ -119,6 +130,8 @@ struct GatewayConfig {
   KeyFiles keys;
   std::string statusTopic = "cordon/v1/status/gateway";
   LogLevel logLevel = LogLevel::Info;
+  std::chrono::milliseconds statusInterval{5000};
+  AuditConfig audit;
 
   // Where a key sits in the file: "FILE:LINE" (nearest present ancestor for a key left
   // to its default), for messages about this config after loading.

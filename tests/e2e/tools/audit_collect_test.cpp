@@ -103,7 +103,7 @@ class AuditCollectTest : public ::testing::Test {
 TEST_F(AuditCollectTest, SegmentsGoUpReceiptsComeBackAndThePrunedLogVerifies) {
   auto collector = startCollector();
   auto receipts = cordon::test::TestSubscriber::start(
-                      {broker_->uri(), "cordon/v1/audit/+/receipt", 1, "receipt-watcher"})
+                      {.brokerUri = broker_->uri(), .topicFilter = "cordon/v1/audit/+/receipt", .qos = 1, .clientId = "receipt-watcher"})
                       .value();
   Publisher handler;
   auto vehicle = connectVehicle(handler);

@@ -112,9 +112,47 @@ TEST_F(GatewayConfigTest, LeftOutKeysTakeTheDocumentedDefaults) {
   // Outbox and the rest.
   EXPECT_EQ(c.outbox.capacityMib, 256U);
   EXPECT_EQ(c.outbox.capacityBytes(), 256ULL * 1024 * 1024);
-  EXPECT_EQ(c.outbox.commitInterval, 100ms);
+  EXPECT_EQ(c.outbox.commitInterval, 1000ms);
   EXPECT_EQ(c.statusTopic, "cordon/v1/status/gateway");
   EXPECT_EQ(c.logLevel, LogLevel::Info);
+  EXPECT_EQ(c.statusInterval, 5000ms);
+  EXPECT_EQ(c.audit.signInterval, 10000ms);
+  EXPECT_EQ(c.audit.sealInterval, std::chrono::seconds{600});
+  EXPECT_TRUE(c.audit.archiveKey.empty());
+  EXPECT_EQ(c.audit.maxUnreceiptedSegments, 64U);
+  EXPECT_EQ(c.audit.maxUnsealedRecords, 100000U);
+  EXPECT_TRUE(c.ingest.username.empty());
+}
+
+TEST_F(GatewayConfigTest, AuditStatusAndIngestCredentialsAreReadAndChecked) {
+  files_.secret("keys/ingest.password");
+  const std::string withAudit = replaced(
+      valid_, "\"outbox\": { \"path\": \"state/cordon.db\" },",
+      "\"outbox\": { \"path\": \"state/cordon.db\" },\n"
+      "  \"status_interval_ms\": 250,\n"
+      "  \"audit\": { \"sign_interval_ms\": 2000, \"seal_interval_s\": 30, \"archive_key\": \"policy/signing.pub.pem\",\n"
+      "             \"max_unreceipted_segments\": 3, \"max_unsealed_records\": 500 },\n"
+      "  \"ingest\": { \"username\": \"cordon-gateway\", \"password_file\": \"keys/ingest.password\" },");
+  auto loaded = load(withAudit);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  const GatewayConfig& c = loaded.value();
+  EXPECT_EQ(c.statusInterval, 250ms);
+  EXPECT_EQ(c.audit.signInterval, 2000ms);
+  EXPECT_EQ(c.audit.sealInterval, std::chrono::seconds{30});
+  EXPECT_EQ(c.audit.archiveKey, files_ / "policy/signing.pub.pem");
+  EXPECT_EQ(c.audit.maxUnreceiptedSegments, 3U);
+  EXPECT_EQ(c.audit.maxUnsealedRecords, 500U);
+  EXPECT_EQ(c.ingest.username, "cordon-gateway");
+  EXPECT_EQ(c.ingest.passwordFile, files_ / "keys/ingest.password");
+
+  expectError(replaced(withAudit, "\"sign_interval_ms\": 2000", "\"sign_interval_ms\": 5"), "audit.sign_interval_ms",
+              "\"sign_interval_ms\"", "from 100 to 600000");
+  expectError(replaced(withAudit, "\"max_unsealed_records\": 500", "\"max_unsealed_records\": 0"),
+              "audit.max_unsealed_records", "\"max_unsealed_records\"", "greater than 0");
+  expectError(replaced(withAudit, ", \"password_file\": \"keys/ingest.password\"", ""), "ingest.username",
+              "\"username\"", "needs ingest.password_file");
+  expectError(replaced(withAudit, "\"status_interval_ms\": 250", "\"status_interval_ms\": 50"), "status_interval_ms",
+              "\"status_interval_ms\"", "from 100 to 3600000");
 }
 
 TEST_F(GatewayConfigTest, RelayNeedsItsDomesticBrokerAndGetsRelayDefaults) {
