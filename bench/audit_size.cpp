@@ -20,7 +20,8 @@
 
 #include "ecu/frame/frame_verifier.hpp"
 #include "gateway/audit/audit_log.hpp"
-#include "gateway/encode/frame_encoder.hpp"
+#include "gateway/audit/batch_builder.hpp"
+#include "gateway/pipeline/frame_pipeline.hpp"
 #include "gateway/policy/policy_compiler.hpp"
 #include "gateway/state/vehicle_state.hpp"
 #include "gateway/transform/key_ring.hpp"
@@ -48,23 +49,6 @@ std::int64_t scalar(storage::Database& db, const std::string& sql) {
   auto row = q->step();
   return row && row.value() ? q->int64(0) : -1;
 }
-
-struct Digester {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  Digester() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
-  ~Digester() { EVP_MD_CTX_free(ctx); }
-  void add(std::span<const std::uint8_t> bytes) {
-    std::array<std::uint8_t, 32> d{};
-    EVP_Digest(bytes.data(), bytes.size(), d.data(), nullptr, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(ctx, d.data(), d.size());
-  }
-  std::array<std::uint8_t, 32> finish() {
-    std::array<std::uint8_t, 32> d{};
-    EVP_DigestFinal_ex(ctx, d.data(), nullptr);
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-    return d;
-  }
-};
 
 }  // namespace
 
@@ -130,8 +114,6 @@ int main(int argc, char** argv) {
   const auto pseudonymiser = transform::Pseudonymiser::create(ring, 1).value();
   const std::vector<policy::Endpoint> endpoints = {{"cn-cloud", "CN", policy::Jurisdiction::Domestic},
                                                    {"eu-cloud", "DE", policy::Jurisdiction::Overseas}};
-  std::vector<encode::FrameEncoder> encoders;
-  std::vector<std::optional<policy::DecisionTable>> tables(endpoints.size());
   std::vector<std::uint32_t> endpointIndex;
   {
     auto tx = storage::Transaction::begin(*db).value();
@@ -140,18 +122,13 @@ int main(int argc, char** argv) {
     for (const auto& e : endpoints) endpointIndex.push_back(log->endpointIndex(e).value());
     (void)tx.commit();
   }
-  for (std::size_t e = 0; e < endpoints.size(); ++e) {
-    auto grid = transform::LocationGrid::create(policy->settings().locationCellM).value();
-    std::uint64_t n = 0;
-    encoders.emplace_back(registry, policy->settings(), &pseudonymiser,
-                          transform::LocationSchedule::create(grid, policy->settings().locationPeriodS).value(),
-                          [n]() mutable { return "anon-" + std::to_string(++n); });
-  }
+  std::vector<pipeline::PipelineEndpoint> specs;
+  for (std::size_t e = 0; e < endpoints.size(); ++e) specs.push_back({endpoints[e], config::Encoding::FlatBuffers, endpointIndex[e]});
+  pipeline::FramePipeline filter(registry, policy, std::move(specs), &pseudonymiser);
 
   state::VehicleState vehicle(policy);
   ecu::FrameVerifier verifier(registry);
-  const auto lat = *registry->idOf("Vehicle.CurrentLocation.Latitude");
-  const auto lon = *registry->idOf("Vehicle.CurrentLocation.Longitude");
+  const state::PositionReader positions(*registry);
   const std::int64_t commitNs = static_cast<std::int64_t>(vm["commit-ms"].as<int>()) * 1'000'000;
   const std::int64_t signNs = static_cast<std::int64_t>(vm["sign-ms"].as<int>()) * 1'000'000;
   std::int64_t lastSignNs = 0;
@@ -159,32 +136,24 @@ int main(int argc, char** argv) {
   const std::uint64_t writtenBefore = processWriteBytes();
   const auto wallStart = std::chrono::steady_clock::now();
   std::uint64_t decisions = 0, frames = 0, commits = 0, outboxId = 0;
-  audit::FrameBatch batch;
-  std::map<std::string, std::uint32_t> sourceIndex;
+  audit::BatchBuilder batch(*log);
   std::vector<std::uint32_t> queuedCount(endpoints.size(), 0);
-  std::vector<Digester> outputDigests(endpoints.size());
-  Digester inputDigest;
   std::int64_t batchStart = -1;
-  std::vector<policy::Decision> fields;
   const auto commit = [&] {
-    if (batch.runs.empty()) return;
+    if (batch.empty()) return;
     auto tx = storage::Transaction::begin(*db).value();
-    batch.inputDigest = log->digest("input", std::span<const std::uint8_t>(inputDigest.finish()));
     for (std::size_t e = 0; e < endpoints.size(); ++e) {
-      batch.outputDigests.emplace_back(endpointIndex[e], log->digest("output", std::span<const std::uint8_t>(outputDigests[e].finish())));
-      if (queuedCount[e] > 0) batch.queued.push_back({endpointIndex[e], outboxId + 1, queuedCount[e]});
+      batch.addQueued(endpointIndex[e], outboxId + 1, queuedCount[e]);
       outboxId += queuedCount[e];
       (void)log->acknowledge(endpointIndex[e], outboxId);  // every upload acknowledged
     }
-    (void)log->appendFrameBatch(batch);
+    (void)log->appendFrameBatch(batch.take());
     if (clock - lastSignNs >= signNs) {
       (void)log->sign();
       lastSignNs = clock;
     }
     (void)tx.commit();
     ++commits;
-    batch = {};
-    sourceIndex.clear();
     std::fill(queuedCount.begin(), queuedCount.end(), 0);
   };
 
@@ -204,66 +173,16 @@ int main(int argc, char** argv) {
       commit();
       batchStart = t;
     }
-    std::optional<double> la, lo;
-    for (const wire::Signal* s : *frame.signals()) {
-      if (s->id() == lat) la = s->value_as_DoubleValue()->v();
-      if (s->id() == lon) lo = s->value_as_DoubleValue()->v();
-    }
-    if (la && lo) vehicle.onFix({*la, *lo}, t);
-    const policy::Environment env = vehicle.environment(t, true, policy::Deployment::Vehicle);
-
-    audit::DecisionPattern pattern;
-    pattern.policyVersion = policy->version();
-    pattern.environmentFlags = audit::environmentFlags(env);
-    pattern.consentBits = audit::consentBits(env);
+    if (const auto fix = positions.positionIn(frame)) vehicle.onFix(*fix, t);
+    filter.process(frame, vehicle.environment(t, true, policy::Deployment::Vehicle));
+    for (const auto& list : filter.pattern().fields) decisions += list.size();
+    const std::uint64_t patternId = log->patternId(filter.pattern()).value();
+    batch.addFrame(message.bytes, frame.vehicle_id()->string_view(), frame.source()->string_view(),
+                   frame.sequence()->boot_epoch(), frame.sequence()->counter(), patternId, t);
     for (std::size_t e = 0; e < endpoints.size(); ++e) {
-      if (!tables[e] || !tables[e]->validFor(env)) tables[e].emplace(*policy, endpoints[e], env);
-      std::array<policy::Decision, encode::kEnvelopeFields> envelope;
-      auto& list = pattern.fields.emplace_back();
-      for (std::uint32_t i = 0; i < encode::kEnvelopeFields; ++i) {
-        envelope[i] = tables[e]->lookup(i + 1, {});
-        list.push_back({i + 1, envelope[i]});
-      }
-      fields.clear();
-      for (const wire::Signal* s : *frame.signals()) {
-        policy::ConditionSet c;
-        if (const auto* image = s->value_as_Image(); image != nullptr && image->regions() && image->regions()->size() > 0) {
-          c.set(policy::Condition::image_has_people);
-        }
-        fields.push_back(tables[e]->lookup(s->id(), c));
-        list.push_back({s->id(), fields.back()});
-      }
-      decisions += list.size();
-      const auto encoded = encoders[e].encode(frame, envelope, fields);
-      if (!encoded.bytes.empty()) {
-        outputDigests[e].add(encoded.bytes);
-        ++queuedCount[e];
-      }
-      pattern.endpoints.push_back(endpointIndex[e]);
-    }
-    inputDigest.add(message.bytes);
-    const std::uint64_t patternId = log->patternId(pattern).value();
-
-    // Extend the last run of this source when the frame follows it with the same pattern.
-    const std::string source = frame.source() != nullptr ? frame.source()->str() : "";
-    auto [it, inserted] = sourceIndex.emplace(source, static_cast<std::uint32_t>(batch.sources.size()));
-    if (inserted) batch.sources.push_back(source);
-    if (batch.vehicles.empty()) batch.vehicles.push_back(log->digest("vehicle", frame.vehicle_id()->string_view()));
-    audit::FrameRun* extend = nullptr;
-    for (auto r = batch.runs.rbegin(); r != batch.runs.rend(); ++r) {
-      if (r->source == it->second) {
-        extend = &*r;
-        break;
-      }
-    }
-    const auto epoch = frame.sequence()->boot_epoch();
-    const auto counter = frame.sequence()->counter();
-    if (extend != nullptr && extend->pattern == patternId && extend->bootEpoch == epoch &&
-        extend->firstCounter + extend->count == counter) {
-      ++extend->count;
-      extend->lastCaptureNs = t;
-    } else {
-      batch.runs.push_back({0, it->second, epoch, counter, 1, patternId, t, t});
+      if (filter.output(e).empty()) continue;
+      batch.addOutput(endpointIndex[e], filter.output(e));
+      ++queuedCount[e];
     }
     ++frames;
   }

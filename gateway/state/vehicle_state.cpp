@@ -80,4 +80,20 @@ policy::Environment VehicleState::environment(std::int64_t nowNs, bool clockSync
   return env;
 }
 
+PositionReader::PositionReader(const ecu::Registry& registry)
+    : latitude_(registry.idOf("Vehicle.CurrentLocation.Latitude").value_or(0)),
+      longitude_(registry.idOf("Vehicle.CurrentLocation.Longitude").value_or(0)) {}
+
+std::optional<geo::LatLon> PositionReader::positionIn(const wire::SignalFrame& frame) const {
+  std::optional<double> lat, lon;
+  for (const wire::Signal* signal : *frame.signals()) {
+    const auto* value = signal->value_as_DoubleValue();
+    if (value == nullptr) continue;
+    if (signal->id() == latitude_) lat = value->v();
+    if (signal->id() == longitude_) lon = value->v();
+  }
+  if (!lat || !lon) return std::nullopt;
+  return geo::LatLon{*lat, *lon};
+}
+
 }  // namespace cordon::state

@@ -14,7 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "ecu/registry/registry.hpp"
 #include "events_generated.h"
+#include "telemetry_generated.h"
 #include "gateway/geo/lat_lon.hpp"
 #include "gateway/policy/decision.hpp"
 
@@ -27,6 +29,18 @@ struct Fix {
   std::int64_t capturedAtNs = 0;
   bool insideSensitiveArea = true;
   bool inMainlandChina = true;
+};
+
+// Where a frame says the vehicle is: its Vehicle.CurrentLocation latitude and longitude,
+// when it carries both (ids resolved once from the registry).
+class PositionReader {
+ public:
+  explicit PositionReader(const ecu::Registry& registry);
+  std::optional<geo::LatLon> positionIn(const wire::SignalFrame& frame) const;
+
+ private:
+  std::uint32_t latitude_ = 0;
+  std::uint32_t longitude_ = 0;
 };
 
 class VehicleState {
