@@ -37,6 +37,8 @@ struct MqttClientOptions {
   std::string brokerUri;  // tcp://host:port or ssl://host:port
   std::string clientId;   // unique per broker: a second client with the same id takes the session over
   TlsFiles tls{};         // only for ssl://
+  std::string username{};  // empty: connect without credentials
+  std::string password{};  // with username
   bool cleanSession = true;
   std::chrono::seconds keepAlive{30};
   // After a lost connection, reconnect on the client's own threads, waiting
@@ -101,6 +103,17 @@ class MqttClient {
   // copied. On ok, exactly one onDelivery(tag, ...) follows (possibly before this
   // returns, on another thread). On error, none does.
   virtual Status publish(std::string_view topic, std::span<const std::uint8_t> payload, int qos, std::uint64_t tag) = 0;
+
+  // The same, with the retain flag: the broker keeps the message as the topic's last
+  // value for later subscribers (a status). Clients without it refuse.
+  virtual Status publishRetained(std::string_view topic, std::span<const std::uint8_t> payload, int qos,
+                                 std::uint64_t tag) {
+    (void)topic;
+    (void)payload;
+    (void)qos;
+    (void)tag;
+    return Error{"this MQTT client cannot publish retained messages"};
+  }
 
   // Subscribes and waits for the broker's grant.
   virtual Status subscribe(std::string_view topicFilter, int qos, Deadline deadline) = 0;

@@ -246,6 +246,10 @@ Status PahoMqttClient::connect(Deadline deadline) {
   opts.set_mqtt_version(MQTTVERSION_3_1_1);
   opts.set_clean_session(o.cleanSession);
   opts.set_keep_alive_interval(o.keepAlive);
+  if (!o.username.empty()) {
+    opts.set_user_name(o.username);
+    opts.set_password(o.password);
+  }
   opts.set_connect_timeout(secondsUntil(deadline));
   if (o.autoReconnect) {
     opts.set_automatic_reconnect(o.reconnectMin, o.reconnectMax);
@@ -276,6 +280,16 @@ Status PahoMqttClient::connect(Deadline deadline) {
 
 Status PahoMqttClient::publish(std::string_view topic, std::span<const std::uint8_t> payload, int qos,
                                std::uint64_t tag) {
+  return send(topic, payload, qos, tag, false);
+}
+
+Status PahoMqttClient::publishRetained(std::string_view topic, std::span<const std::uint8_t> payload, int qos,
+                                       std::uint64_t tag) {
+  return send(topic, payload, qos, tag, true);
+}
+
+Status PahoMqttClient::send(std::string_view topic, std::span<const std::uint8_t> payload, int qos, std::uint64_t tag,
+                            bool retain) {
   std::shared_lock clientLock(state_->clientMutex);
   if (!state_->client) return Error{kNoClient};
   std::uintptr_t slot = 0;
@@ -291,7 +305,7 @@ Status PahoMqttClient::publish(std::string_view topic, std::span<const std::uint
     state_->pending.emplace(slot, tag);
   }
   try {
-    auto msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, false);
+    auto msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retain);
     // The user context is an opaque slot number, never dereferenced.
     state_->client->publish(std::move(msg), reinterpret_cast<void*>(slot),  // NOLINT(performance-no-int-to-ptr)
                             state_->listener);

@@ -25,6 +25,8 @@ class PahoMqttClient final : public MqttClient {
   void setHandler(MqttHandler& handler) override;
   Status connect(Deadline deadline) override;
   Status publish(std::string_view topic, std::span<const std::uint8_t> payload, int qos, std::uint64_t tag) override;
+  Status publishRetained(std::string_view topic, std::span<const std::uint8_t> payload, int qos,
+                         std::uint64_t tag) override;
   Status subscribe(std::string_view topicFilter, int qos, Deadline deadline) override;
   Status disconnect(Deadline deadline) override;
   bool connected() const override;
@@ -32,6 +34,7 @@ class PahoMqttClient final : public MqttClient {
  private:
   struct State;
   explicit PahoMqttClient(std::unique_ptr<State> state);
+  Status send(std::string_view topic, std::span<const std::uint8_t> payload, int qos, std::uint64_t tag, bool retain);
   std::unique_ptr<State> state_;
 };
 
