@@ -65,6 +65,7 @@ Result<Statement> Database::prepare(std::string_view sql) {
 
 std::int64_t Database::lastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Database::changes() const { return sqlite3_changes(db_); }
+bool Database::inTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 Statement::Statement(Statement&& other) noexcept
     : stmt_(other.stmt_), sql_(std::move(other.sql_)), bindError_(std::move(other.bindError_)) {

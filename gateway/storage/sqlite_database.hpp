@@ -50,6 +50,8 @@ class Database {
   Result<Statement> prepare(std::string_view sql);
   std::int64_t lastInsertRowId() const;
   int changes() const;
+  // Inside BEGIN ... COMMIT (components that write only in their caller's transaction check it).
+  bool inTransaction() const;
   const std::filesystem::path& file() const { return file_; }
   sqlite3* handle() const { return db_; }
 

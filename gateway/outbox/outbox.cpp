@@ -1,0 +1,434 @@
+#include "gateway/outbox/outbox.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace cordon::outbox {
+namespace {
+
+// The size the capacity counts for a row, computed by SQLite from the row itself (topic
+// in bytes, not characters).
+constexpr std::string_view kRowSize = "length(CAST(topic AS BLOB)) + length(payload)";
+
+std::int64_t sql(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+// Steps through the rows, calling `row` for each until it returns false.
+template <typename Row>
+Status eachRow(storage::Statement& statement, Row&& row) {
+  for (;;) {
+    auto more = statement.step();
+    if (!more) return more.error();
+    if (!more.value() || !row()) return Status::success();
+  }
+}
+
+// Acknowledged ranges as text ("3-5,9-9"): a handful of them, and readable with the
+// sqlite3 shell when someone asks why an entry was not resent.
+std::string encodeRanges(const std::map<std::uint64_t, std::uint64_t>& ranges) {
+  std::string text;
+  for (const auto& [first, last] : ranges) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(first) + '-' + std::to_string(last);
+  }
+  return text;
+}
+
+std::optional<std::map<std::uint64_t, std::uint64_t>> decodeRanges(std::string_view text) {
+  std::map<std::uint64_t, std::uint64_t> ranges;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p != end) {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    auto a = std::from_chars(p, end, first);
+    if (a.ec != std::errc() || a.ptr == end || *a.ptr != '-') return std::nullopt;
+    auto b = std::from_chars(a.ptr + 1, end, last);
+    if (b.ec != std::errc() || last < first) return std::nullopt;
+    ranges[first] = last;
+    p = b.ptr;
+    if (p != end && *p++ != ',') return std::nullopt;
+  }
+  return ranges;
+}
+
+// Whether an acknowledged range holds `id`.
+bool inRange(const std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t id) {
+  const auto after = ranges.upper_bound(id);
+  return after != ranges.begin() && std::prev(after)->second >= id;
+}
+
+// Whether a range starts strictly between two ids that no range holds.
+bool rangeBetween(const std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t low, std::uint64_t high) {
+  return ranges.upper_bound(low) != ranges.upper_bound(high);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Outbox>> Outbox::open(storage::Database& db, OutboxOptions options) {
+  if (options.capacityBytes == 0) return Error{"outbox: capacity_bytes must be greater than 0"};
+  std::set<std::uint32_t> listed;
+  for (const std::uint32_t endpoint : options.evictionOrder) {
+    if (!listed.insert(endpoint).second) {
+      return Error{"outbox: endpoint " + std::to_string(endpoint) + " is listed twice in the eviction order"};
+    }
+  }
+  std::unique_ptr<Outbox> outbox(new Outbox(db, std::move(options)));
+  if (Status s = db.exec(kOutboxSchema); !s) return Error{"outbox: " + s.message()};
+  if (Status s = outbox->load(); !s) return Error{"outbox: " + s.message()};
+  return outbox;
+}
+
+Status Outbox::load() {
+  endpoints_.clear();
+  storedBytes_ = 0;
+  auto totals = db_.prepare("SELECT endpoint, count(*), sum(" + std::string(kRowSize) +
+                            "), min(id), max(id) FROM outbox GROUP BY endpoint");
+  if (!totals) return totals.error();
+  Status s = eachRow(totals.value(), [&] {
+    EndpointState& state = endpoints_[static_cast<std::uint32_t>(totals->int64(0))];
+    state.entries = u64(totals->int64(1));
+    state.bytes = u64(totals->int64(2)) + state.entries * kRowOverheadBytes;
+    state.floor = u64(totals->int64(3));  // after a restart nothing stored is acknowledged
+    state.highId = u64(totals->int64(4));
+    storedBytes_ += state.bytes;
+    return true;
+  });
+  if (!s) return s;
+
+  auto saved = db_.prepare("SELECT endpoint, high_id, acked FROM outbox_endpoints");
+  if (!saved) return saved.error();
+  std::optional<std::uint32_t> malformed;
+  s = eachRow(saved.value(), [&] {
+    const auto endpoint = static_cast<std::uint32_t>(saved->int64(0));
+    EndpointState& state = endpoints_[endpoint];
+    state.savedHighId = u64(saved->int64(1));
+    state.savedAcked = saved->text(2);
+    state.highId = std::max(state.highId, state.savedHighId);
+    auto ranges = decodeRanges(state.savedAcked);
+    if (!ranges) malformed = endpoint;
+    state.acked = ranges ? std::move(*ranges) : AckedRanges{};
+    return !malformed;
+  });
+  if (!s) return s;
+  if (malformed) return Error{"outbox_endpoints: malformed acked ranges for endpoint " + std::to_string(*malformed)};
+
+  for (auto& [endpoint, state] : endpoints_) {
+    if (Status split = splitAroundStored(endpoint, state); !split) return split;
+    nextId_ = std::max(nextId_, state.highId + 1);
+  }
+  return Status::success();
+}
+
+// The saved ranges may hold ids whose rows are still there: acknowledged but not flushed
+// when an eviction saved them. After a reload those rows are unacknowledged again, so
+// the ranges are cut around them; what remains below the floor says nothing any more.
+Status Outbox::splitAroundStored(std::uint32_t endpoint, EndpointState& state) {
+  AckedRanges kept;
+  for (const auto& [first, last] : state.acked) {
+    auto inside = db_.prepare("SELECT id FROM outbox WHERE endpoint = ?1 AND id BETWEEN ?2 AND ?3 ORDER BY id");
+    if (!inside) return inside.error();
+    inside->bind(1, sql(endpoint)).bind(2, sql(first)).bind(3, sql(last));
+    std::uint64_t from = first;
+    Status s = eachRow(inside.value(), [&] {
+      const std::uint64_t stored = u64(inside->int64(0));
+      if (stored > from) kept[from] = stored - 1;
+      from = stored + 1;
+      return true;
+    });
+    if (!s) return s;
+    if (from <= last) kept[from] = last;
+  }
+  std::erase_if(kept, [&](const auto& range) { return state.floor == 0 || range.second < state.floor; });
+  state.acked = std::move(kept);
+  return Status::success();
+}
+
+Status Outbox::requireWritable(std::string_view what) const {
+  if (brokenReason_) return Error{"outbox: " + *brokenReason_ + " (resync() first)"};
+  if (!db_.inTransaction()) return Error{"outbox: " + std::string(what) + " must run inside the caller's transaction"};
+  return Status::success();
+}
+
+Result<std::uint64_t> Outbox::add(std::uint32_t endpoint, std::string_view topicSuffix,
+                                  std::span<const std::uint8_t> payload) {
+  if (Status s = requireWritable("add()"); !s) return Error{s.message()};
+  auto insert = db_.prepare("INSERT INTO outbox(id, endpoint, topic, payload) VALUES(?1, ?2, ?3, ?4)");
+  if (!insert) return insert.error();
+  const std::uint64_t id = nextId_;
+  insert->bind(1, sql(id)).bind(2, sql(endpoint)).bind(3, topicSuffix).bindBlob(4, payload);
+  if (Status s = insert->run(); !s) return Error{"outbox: " + s.message()};
+  ++nextId_;
+  EndpointState& state = endpoints_[endpoint];
+  const std::uint64_t bytes = topicSuffix.size() + payload.size() + kRowOverheadBytes;
+  state.entries += 1;
+  state.bytes += bytes;
+  storedBytes_ += bytes;
+  state.highId = id;
+  if (state.floor == 0) state.floor = id;
+  return id;
+}
+
+bool Outbox::isResolved(const EndpointState& state, std::uint64_t id) {
+  return state.floor == 0 || id < state.floor || inRange(state.acked, id);
+}
+
+void Outbox::acknowledged(std::uint64_t id) {
+  if (brokenReason_) return;  // resync() re-applies what came before; this one is resent
+  if (Status s = applyAck(id); !s) brokenReason_ = "acknowledging " + std::to_string(id) + ": " + s.message();
+}
+
+Status Outbox::applyAck(std::uint64_t id) {
+  auto row = db_.prepare("SELECT endpoint, " + std::string(kRowSize) + " FROM outbox WHERE id = ?1");
+  if (!row) return row.error();
+  row->bind(1, sql(id));
+  auto found = row->step();
+  if (!found) return found.error();
+  if (!found.value()) return Status::success();  // evicted, flushed, or never added
+  const auto endpoint = static_cast<std::uint32_t>(row->int64(0));
+  const std::uint64_t bytes = u64(row->int64(1)) + kRowOverheadBytes;
+  EndpointState& state = endpoints_[endpoint];
+  if (isResolved(state, id)) return Status::success();
+  state.entries -= 1;
+  state.bytes -= bytes;
+  storedBytes_ -= bytes;
+  unflushed_.push_back({id, endpoint});
+  if (id == state.floor) return moveFloor(endpoint, state, id);
+
+  // Above the floor: remember it as a range, merged with its neighbours when no
+  // unresolved entry of the endpoint lies between (each gap holds one, so the ranges
+  // stay about as many as the entries in flight).
+  auto it = state.acked.emplace(id, id).first;
+  if (it != state.acked.begin()) {
+    const auto below = std::prev(it);
+    auto between = anyStoredBetween(endpoint, below->second, id);
+    if (!between) return between.error();
+    if (!between.value()) {
+      below->second = id;
+      state.acked.erase(it);
+      it = below;
+    }
+  }
+  if (const auto above = std::next(it); above != state.acked.end()) {
+    auto between = anyStoredBetween(endpoint, it->second, above->first);
+    if (!between) return between.error();
+    if (!between.value()) {
+      it->second = above->second;
+      state.acked.erase(above);
+    }
+  }
+  return Status::success();
+}
+
+// Any stored row of the endpoint strictly between the two ids. Called only between
+// acknowledged ranges above the floor, where every stored row is unresolved.
+Result<bool> Outbox::anyStoredBetween(std::uint32_t endpoint, std::uint64_t after, std::uint64_t before) {
+  auto probe = db_.prepare("SELECT 1 FROM outbox WHERE endpoint = ?1 AND id > ?2 AND id < ?3 LIMIT 1");
+  if (!probe) return probe.error();
+  probe->bind(1, sql(endpoint)).bind(2, sql(after)).bind(3, sql(before));
+  return probe->step();
+}
+
+// The lowest stored id of the endpoint above `after` that no acknowledged range holds.
+Result<std::uint64_t> Outbox::nextUnresolved(std::uint32_t endpoint, const EndpointState& state,
+                                             std::uint64_t after) {
+  auto next = db_.prepare("SELECT id FROM outbox WHERE endpoint = ?1 AND id > ?2 ORDER BY id");
+  if (!next) return next.error();
+  next->bind(1, sql(endpoint)).bind(2, sql(after));
+  std::uint64_t found = 0;
+  Status s = eachRow(next.value(), [&] {
+    const std::uint64_t id = u64(next->int64(0));
+    if (inRange(state.acked, id)) return true;  // acknowledged, not flushed yet
+    found = id;
+    return false;
+  });
+  if (!s) return Error{s.message()};
+  return found;
+}
+
+// The floor's entry was resolved: the floor moves to the next unresolved entry, past the
+// ranges acknowledged out of order, which it then no longer needs.
+Status Outbox::moveFloor(std::uint32_t endpoint, EndpointState& state, std::uint64_t after) {
+  if (state.entries == 0) {
+    state.floor = 0;
+    state.acked.clear();
+    return Status::success();
+  }
+  auto next = nextUnresolved(endpoint, state, after);
+  if (!next) return next.error();
+  if (next.value() == 0) {
+    return Error{"endpoint " + std::to_string(endpoint) + " counts " + std::to_string(state.entries) +
+                 " unresolved entries above id " + std::to_string(after) + " but the table has none"};
+  }
+  state.floor = next.value();
+  state.acked.erase(state.acked.begin(), state.acked.lower_bound(state.floor));
+  return Status::success();
+}
+
+Status Outbox::flush() {
+  if (Status s = requireWritable("flush()"); !s) return s;
+  auto remove = db_.prepare("DELETE FROM outbox WHERE id = ?1");
+  if (!remove) return remove.error();
+  std::set<std::uint32_t> touched;
+  for (const Unflushed& ack : unflushed_) {
+    remove->bind(1, sql(ack.id));
+    if (Status s = remove->run(); !s) return Error{"outbox: " + s.message()};
+    touched.insert(ack.endpoint);
+  }
+  for (const std::uint32_t endpoint : touched) {
+    if (Status s = save(endpoint, endpoints_[endpoint]); !s) return Error{"outbox: " + s.message()};
+  }
+  lastFlushed_ = std::move(unflushed_);
+  unflushed_.clear();
+  return Status::success();
+}
+
+// Keeps what a restart needs and the rows do not say once deleted: the endpoint's
+// highest id (its watermark when nothing is left, and with every endpoint's, the id
+// sequence's high-water mark) and the ranges acknowledged out of order (so an eviction
+// after a restart does not report a range spanning an entry that was delivered). Called
+// only after deleting rows of the endpoint, and writes only what changed.
+Status Outbox::save(std::uint32_t endpoint, EndpointState& state) {
+  std::string acked = encodeRanges(state.acked);
+  if (state.highId == state.savedHighId && acked == state.savedAcked) return Status::success();
+  auto upsert = db_.prepare(
+      "INSERT INTO outbox_endpoints(endpoint, high_id, acked) VALUES(?1, ?2, ?3) "
+      "ON CONFLICT(endpoint) DO UPDATE SET high_id = excluded.high_id, acked = excluded.acked");
+  if (!upsert) return upsert.error();
+  upsert->bind(1, sql(endpoint)).bind(2, sql(state.highId)).bind(3, acked);
+  if (Status s = upsert->run(); !s) return s;
+  state.savedHighId = state.highId;
+  state.savedAcked = std::move(acked);
+  return Status::success();
+}
+
+Status Outbox::resync() {
+  // Acknowledgements are facts about the endpoints, not about the transaction: those
+  // whose rows the rollback brought back still hold.
+  std::vector<std::uint64_t> acks;
+  for (const auto* list : {&lastFlushed_, &unflushed_}) {
+    for (const Unflushed& ack : *list) acks.push_back(ack.id);
+  }
+  lastFlushed_.clear();
+  unflushed_.clear();
+  brokenReason_.reset();
+  if (Status s = load(); !s) {
+    brokenReason_ = "reload failed: " + s.message();
+    return Error{"outbox: " + s.message()};
+  }
+  for (const std::uint64_t id : acks) {
+    if (Status s = applyAck(id); !s) {
+      brokenReason_ = "re-applying acknowledgements: " + s.message();
+      return Error{"outbox: " + s.message()};
+    }
+  }
+  return Status::success();
+}
+
+std::vector<std::uint32_t> Outbox::evictionSequence() const {
+  std::vector<std::uint32_t> order = options_.evictionOrder;
+  for (const auto& entry : endpoints_) {
+    if (std::find(options_.evictionOrder.begin(), options_.evictionOrder.end(), entry.first) ==
+        options_.evictionOrder.end()) {
+      order.push_back(entry.first);  // std::map: ascending
+    }
+  }
+  return order;
+}
+
+Result<std::vector<Eviction>> Outbox::evictOverCapacity() {
+  if (Status s = requireWritable("evictOverCapacity()"); !s) return Error{s.message()};
+  std::vector<Eviction> evictions;
+  for (const std::uint32_t endpoint : evictionSequence()) {
+    if (storedBytes_ <= options_.capacityBytes) break;
+    const auto it = endpoints_.find(endpoint);
+    if (it == endpoints_.end() || it->second.entries == 0) continue;
+    auto runs = evictFrom(endpoint, it->second);
+    if (!runs) {
+      brokenReason_ = "eviction failed: " + runs.error().message;
+      return Error{"outbox: " + runs.error().message};
+    }
+    evictions.insert(evictions.end(), runs->begin(), runs->end());
+  }
+  return evictions;
+}
+
+// Oldest unresolved entries first, from the floor up, until the excess is gone. A run
+// ends where an acknowledged range lies between two of them.
+Result<std::vector<Eviction>> Outbox::evictFrom(std::uint32_t endpoint, EndpointState& state) {
+  const std::uint64_t excess = storedBytes_ - options_.capacityBytes;
+  std::uint64_t freed = 0;
+  std::vector<Eviction> runs;
+  {
+    auto oldest = db_.prepare("SELECT id, " + std::string(kRowSize) +
+                              " FROM outbox WHERE endpoint = ?1 AND id >= ?2 ORDER BY id");
+    if (!oldest) return oldest.error();
+    oldest->bind(1, sql(endpoint)).bind(2, sql(state.floor));
+    Status s = eachRow(oldest.value(), [&] {
+      const std::uint64_t id = u64(oldest->int64(0));
+      if (isResolved(state, id)) return true;
+      const std::uint64_t bytes = u64(oldest->int64(1)) + kRowOverheadBytes;
+      if (runs.empty() || rangeBetween(state.acked, runs.back().lastId, id)) runs.push_back({endpoint, 0, id, id, 0});
+      Eviction& run = runs.back();
+      run.count += 1;
+      run.lastId = id;
+      run.bytes += bytes;
+      freed += bytes;
+      return freed < excess;
+    });
+    if (!s) return Error{s.message()};
+  }
+  auto remove = db_.prepare("DELETE FROM outbox WHERE endpoint = ?1 AND id BETWEEN ?2 AND ?3");
+  if (!remove) return remove.error();
+  for (const Eviction& run : runs) {
+    remove->bind(1, sql(endpoint)).bind(2, sql(run.firstId)).bind(3, sql(run.lastId));
+    if (Status s = remove->run(); !s) return Error{s.message()};
+    // No acknowledged row lies inside a run, so the range deletes exactly the run.
+    if (u64(db_.changes()) != run.count) {
+      return Error{"evicting " + std::to_string(run.firstId) + ".." + std::to_string(run.lastId) + " of endpoint " +
+                   std::to_string(endpoint) + " deleted " + std::to_string(db_.changes()) + " rows, not " +
+                   std::to_string(run.count)};
+    }
+    state.entries -= run.count;
+    state.bytes -= run.bytes;
+    storedBytes_ -= run.bytes;
+  }
+  if (runs.empty()) return runs;
+  if (Status s = moveFloor(endpoint, state, runs.back().lastId); !s) return Error{s.message()};
+  if (Status s = save(endpoint, state); !s) return Error{s.message()};
+  return runs;
+}
+
+Result<std::vector<Entry>> Outbox::pending(std::uint32_t endpoint, std::uint64_t afterId, std::size_t max) {
+  if (brokenReason_) return Error{"outbox: " + *brokenReason_ + " (resync() first)"};
+  std::vector<Entry> entries;
+  const auto it = endpoints_.find(endpoint);
+  if (max == 0 || it == endpoints_.end() || it->second.floor == 0) return entries;
+  const EndpointState& state = it->second;
+  auto rows = db_.prepare("SELECT id, topic, payload FROM outbox WHERE endpoint = ?1 AND id > ?2 ORDER BY id");
+  if (!rows) return rows.error();
+  rows->bind(1, sql(endpoint)).bind(2, sql(std::max(afterId, state.floor - 1)));
+  Status s = eachRow(rows.value(), [&] {
+    const std::uint64_t id = u64(rows->int64(0));
+    if (isResolved(state, id)) return true;  // acknowledged, not flushed yet
+    entries.push_back({id, endpoint, rows->text(1), rows->blob(2)});
+    return entries.size() < max;
+  });
+  if (!s) return Error{"outbox: " + s.message()};
+  return entries;
+}
+
+std::uint64_t Outbox::resolvedThrough(std::uint32_t endpoint) const {
+  const auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) return 0;
+  return it->second.floor != 0 ? it->second.floor - 1 : it->second.highId;
+}
+
+Outbox::EndpointCounts Outbox::counts(std::uint32_t endpoint) const {
+  const auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) return {};
+  return {it->second.entries, it->second.bytes};
+}
+
+}  // namespace cordon::outbox

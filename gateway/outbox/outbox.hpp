@@ -1,0 +1,184 @@
+#pragma once
+// The durable upload queue between encode and uplink (docs/architecture.md, "Outbox").
+// Payloads go into the caller's SQLite transaction, beside their audit records, so an
+// upload exists only if its record does; the gateway sends them after the commit and
+// reports what each endpoint acknowledged. Delivery is at least once: an entry leaves
+// the table only once acknowledged (at the next flush) or evicted; whatever is still in
+// the table after a restart is sent again.
+//
+// Contract:
+//  - One Outbox per database, used from the thread that owns the database; it keeps a
+//    reference to `db`, which must outlive it.
+//  - add(), evictOverCapacity() and flush() write, and only inside a transaction the
+//    caller has open (refused otherwise): the outbox never commits on its own. After a
+//    transaction that rolled back, call resync() before anything else.
+//  - Ids are one global sequence starting at 1, never reused (across restarts too).
+//  - Memory is per endpoint: counters and the acknowledged ranges above the lowest
+//    unacknowledged entry (a handful while a window is in flight). Payloads stay in SQLite.
+//  - Errors are values; nothing throws.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ecu/common/result.hpp"
+#include "gateway/storage/sqlite_database.hpp"
+
+namespace cordon::outbox {
+
+// What one stored row costs beyond its topic and payload bytes, for capacity: roughly
+// SQLite's record header, cell pointer and (endpoint, id) index entry, so that many tiny
+// entries cannot grow the file past what the capacity promises.
+inline constexpr std::uint64_t kRowOverheadBytes = 32;
+
+struct Entry {
+  std::uint64_t id = 0;
+  std::uint32_t endpoint = 0;
+  std::string topicSuffix;
+  std::vector<std::uint8_t> payload;
+};
+
+// What evictOverCapacity() removed from one endpoint: `count` entries, and they are every
+// entry of that endpoint with an id in firstId..lastId (contiguous in the endpoint's
+// sequence, not globally). An entry of the endpoint acknowledged out of order splits what
+// went into two Evictions, so that no range hides an entry that was delivered.
+struct Eviction {
+  std::uint32_t endpoint = 0;
+  std::uint64_t count = 0;
+  std::uint64_t firstId = 0;
+  std::uint64_t lastId = 0;
+  std::uint64_t bytes = 0;  // as storedBytes() counts them
+
+  friend bool operator==(const Eviction&, const Eviction&) = default;
+};
+
+struct OutboxOptions {
+  std::uint64_t capacityBytes = 256ull << 20;
+  // Endpoints in the order they give up their oldest entries when over capacity: the
+  // gateway passes overseas endpoints first, domestic last (the domestic copy is the
+  // regulatory record). Endpoints not listed come after the listed ones, lowest index first.
+  std::vector<std::uint32_t> evictionOrder;
+};
+
+class Outbox {
+ public:
+  // Creates the tables when missing; loads per-endpoint counts, bytes and the id
+  // high-water marks from an existing file (a restart: every row still there is
+  // unacknowledged and will be sent again). Refuses a zero capacity and an endpoint
+  // listed twice in the eviction order.
+  static Result<std::unique_ptr<Outbox>> open(storage::Database& db, OutboxOptions options);
+
+  // Stores one payload for `endpoint` and returns its id. Within one transaction the
+  // gateway adds all of one endpoint's entries, then the next endpoint's, so each
+  // endpoint's ids in a batch are contiguous: the audit records them as (endpoint,
+  // first id, count).
+  Result<std::uint64_t> add(std::uint32_t endpoint, std::string_view topicSuffix, std::span<const std::uint8_t> payload);
+
+  // While storedBytes() exceeds the capacity, deletes the oldest unacknowledged entries of
+  // the first endpoint in eviction order that has any, then of the next. Returns what
+  // went, in that order (the caller audits it in the same transaction). Entries in
+  // flight may go too; their later acknowledged() is a no-op.
+  Result<std::vector<Eviction>> evictOverCapacity();
+
+  // An endpoint acknowledged `id`. Applied in memory at once: pending() no longer returns
+  // it, counts() drop, resolvedThrough() may move; the row is deleted at the next flush().
+  // An unknown, evicted or already acknowledged id is a no-op. Reads the row (never
+  // writes); if that read fails the acknowledgement is dropped (the entry will be sent
+  // again) and the next flush() reports the error.
+  void acknowledged(std::uint64_t id);
+
+  // Deletes the rows acknowledged since the last flush. Call it once per commit, in the
+  // transaction that also records AuditLog::acknowledge(endpoint, resolvedThrough()), so
+  // acknowledgements cost no transaction of their own and the watermark and the deletes
+  // commit together. If that transaction rolls back, call resync(): the acknowledgements
+  // are kept and deleted at the following flush().
+  Status flush();
+
+  // Reloads the in-memory state from the tables, then re-applies the acknowledgements not
+  // known to be committed (those whose rows are still there).
+  Status resync();
+
+  // Up to `max` stored, unacknowledged entries of `endpoint` with id > afterId, oldest
+  // first (the gateway keeps a send cursor per endpoint and skips ids it has in flight).
+  Result<std::vector<Entry>> pending(std::uint32_t endpoint, std::uint64_t afterId, std::size_t max);
+
+  // A watermark X for AuditLog::acknowledge(endpoint, X): every entry of this endpoint
+  // with id <= X is acknowledged or evicted. It is the lowest unresolved id minus one (X
+  // may then be another endpoint's id: only this endpoint's ids count), or, when nothing
+  // is unresolved, the highest id the endpoint ever had; 0 when it had none. It never
+  // moves backwards, also across a restart after the watermark and the deletes were
+  // committed together (flush()).
+  std::uint64_t resolvedThrough(std::uint32_t endpoint) const;
+
+  struct EndpointCounts {
+    std::uint64_t entries = 0;
+    std::uint64_t bytes = 0;  // topic + payload + kRowOverheadBytes per entry
+  };
+  EndpointCounts counts(std::uint32_t endpoint) const;  // stored, not acknowledged
+
+  // What the capacity is measured against: counts().bytes over every endpoint. Rows
+  // acknowledged but not yet flushed do not count (the next flush deletes them).
+  std::uint64_t storedBytes() const { return storedBytes_; }
+
+ private:
+  // Ids first..last (inclusive, global) within which every id of the endpoint is
+  // acknowledged; all above the endpoint's floor.
+  using AckedRanges = std::map<std::uint64_t, std::uint64_t>;
+
+  struct EndpointState {
+    std::uint64_t entries = 0;  // stored, unresolved
+    std::uint64_t bytes = 0;
+    std::uint64_t floor = 0;   // lowest unresolved id; 0 when none
+    std::uint64_t highId = 0;  // highest id ever added
+    AckedRanges acked;
+    // What outbox_endpoints holds for it, to skip writes that change nothing.
+    std::uint64_t savedHighId = 0;
+    std::string savedAcked;
+  };
+
+  Outbox(storage::Database& db, OutboxOptions options) : db_(db), options_(std::move(options)) {}
+  Status load();
+  Status requireWritable(std::string_view what) const;
+  Status applyAck(std::uint64_t id);
+  static bool isResolved(const EndpointState& state, std::uint64_t id);
+  Result<std::uint64_t> nextUnresolved(std::uint32_t endpoint, const EndpointState& state, std::uint64_t after);
+  Result<bool> anyStoredBetween(std::uint32_t endpoint, std::uint64_t after, std::uint64_t before);
+  Status moveFloor(std::uint32_t endpoint, EndpointState& state, std::uint64_t after);
+  Status splitAroundStored(std::uint32_t endpoint, EndpointState& state);
+  Status save(std::uint32_t endpoint, EndpointState& state);
+  Result<std::vector<Eviction>> evictFrom(std::uint32_t endpoint, EndpointState& state);
+  std::vector<std::uint32_t> evictionSequence() const;
+
+  storage::Database& db_;
+  OutboxOptions options_;
+  std::map<std::uint32_t, EndpointState> endpoints_;
+  std::uint64_t storedBytes_ = 0;
+  std::uint64_t nextId_ = 1;
+  struct Unflushed {
+    std::uint64_t id = 0;
+    std::uint32_t endpoint = 0;
+  };
+  std::vector<Unflushed> unflushed_;         // acknowledged since the last flush()
+  std::vector<Unflushed> lastFlushed_;       // deleted by the last flush(), maybe rolled back
+  std::optional<std::string> brokenReason_;  // a failed read left memory unsure: resync()
+};
+
+inline constexpr std::string_view kOutboxSchema = R"sql(
+CREATE TABLE IF NOT EXISTS outbox(
+  id INTEGER PRIMARY KEY,
+  endpoint INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_endpoint ON outbox(endpoint, id);
+CREATE TABLE IF NOT EXISTS outbox_endpoints(
+  endpoint INTEGER PRIMARY KEY,
+  high_id INTEGER NOT NULL,
+  acked TEXT NOT NULL);
+)sql";
+
+}  // namespace cordon::outbox
