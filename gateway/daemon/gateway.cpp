@@ -1,0 +1,956 @@
+#include "gateway/daemon/gateway.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "ecu/frame/frame_verifier.hpp"
+#include "ecu/registry/registry.hpp"
+#include "gateway/audit/audit_log.hpp"
+#include "gateway/audit/batch_builder.hpp"
+#include "gateway/config/policy_checks.hpp"
+#include "ecu/publish/paho_mqtt_client.hpp"
+#include "gateway/daemon/ingest.hpp"
+#include "gateway/daemon/log.hpp"
+#include "gateway/outbox/outbox.hpp"
+#include "gateway/pipeline/frame_pipeline.hpp"
+#include "gateway/policy/bundle_file.hpp"
+#include "gateway/state/vehicle_state.hpp"
+#include "gateway/transform/key_ring.hpp"
+#include "gateway/transform/pseudonymiser.hpp"
+#include "gateway/uplink/mqtt_uplink.hpp"
+
+namespace cordon::daemon {
+
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kSoftwareVersion = "cordon-gateway 0.1.0";
+// Outbox ids the uplinks never see from the outbox: audit segments and heads are
+// re-created from the audit log, so they need no outbox row.
+constexpr std::uint64_t kAuditUploadBit = 1ULL << 62;
+// A batch is committed early when this many frames wait (bounds the memory staged).
+constexpr std::size_t kMaxStagedFrames = 20'000;
+constexpr std::size_t kIngestPerTurn = 256;  // messages per loop turn: timers stay on time
+constexpr auto kDrainTimeout = std::chrono::seconds{10};
+constexpr auto kUplinkPollInterval = std::chrono::milliseconds{50};
+
+std::int64_t wallClockNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The frame's source as its topic names it ("<prefix>/frames/<source>"), for rejects
+// whose bytes cannot be trusted to say.
+std::string_view lastLevel(std::string_view topic) {
+  const auto slash = topic.rfind('/');
+  return slash == std::string_view::npos ? topic : topic.substr(slash + 1);
+}
+
+bool isEventTopic(std::string_view topic) { return topic.find("/events/") != std::string_view::npos; }
+
+struct LoadedPolicy {
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+  std::vector<std::uint8_t> file;
+};
+
+Result<LoadedPolicy> loadPolicy(const config::GatewayConfig& config, const policy::CompiledPolicy* running,
+                                std::int64_t nowS) {
+  auto trusted = policy::Ed25519Key::fromPemFile(config.policy.trustedKey);
+  if (!trusted) return Error{config.where("policy.trusted_key") + ": policy.trusted_key: " + trusted.error().message};
+  auto file = policy::readBinaryFile(config.policy.bundle);
+  if (!file) return Error{config.where("policy.bundle") + ": policy.bundle: " + file.error().message};
+  policy::BundleRequirements requirements;
+  requirements.trustedKey = &trusted.value();
+  requirements.now = nowS;
+  requirements.clockSynchronised = true;
+  if (running != nullptr) {
+    requirements.minVersion = running->version();
+    requirements.currentPolicyHash = running->policyHash();
+  }
+  auto loaded = policy::loadBundle(file.value(), requirements);
+  if (!loaded) return Error{config.policy.bundle.string() + ": " + loaded.error().message};
+  return LoadedPolicy{loaded.value(), std::move(file.value())};
+}
+
+Status checkPolicy(const config::GatewayConfig& config, const policy::CompiledPolicy& policy, std::int64_t nowS) {
+  const auto problems = config::checkAgainstPolicy(config, policy, config.vehicleId, nowS);
+  if (problems.empty()) return {};
+  return Error{config::toString(problems)};
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const std::uint8_t b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+Status checkOnly(const config::GatewayConfig& config) {
+  const std::int64_t nowS = wallClockNs() / 1'000'000'000;
+  auto loaded = loadPolicy(config, nullptr, nowS);
+  if (!loaded) return loaded.error();
+  return checkPolicy(config, *loaded.value().policy, nowS);
+}
+
+// ---------------------------------------------------------------------------------
+
+struct Gateway::Impl {
+  // One upload destination at run time.
+  struct Endpoint {
+    config::EndpointConfig config;
+    std::uint32_t auditIndex = 0;
+    std::unique_ptr<uplink::MqttUplink> uplink;
+    std::uint64_t cursor = 0;           // the highest outbox id handed to the uplink
+    std::set<std::uint64_t> inFlight;   // outbox ids sent, outcome not known yet
+    struct Staged {
+      std::string topicSuffix;
+      std::vector<std::uint8_t> payload;
+    };
+    std::vector<Staged> staged;  // this batch's payloads, added to the outbox at commit
+    std::uint64_t watermark = 0;
+    // Counters for the status.
+    std::uint64_t queued = 0, empty = 0, acked = 0, evicted = 0, held = 0;
+  };
+  struct SourceState {
+    std::uint32_t bootEpoch = 0;
+    std::uint64_t lastCounter = 0;
+    bool dirty = false;
+  };
+  struct Rejects {
+    std::uint64_t count = 0;
+    std::vector<std::uint8_t> firstBytes;
+  };
+  struct Gap {
+    audit::Digest vehicle;
+    std::string source;
+    std::uint32_t bootEpoch;
+    std::uint64_t first, last;
+  };
+
+  config::GatewayConfig config;
+  std::shared_ptr<const ecu::Registry> registry = ecu::Registry::builtin();
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+  std::optional<transform::KeyRing> pseudonymKeys;
+  std::optional<transform::Pseudonymiser> pseudonymiser;
+  std::optional<policy::Ed25519Key> archiveKey;
+  std::unique_ptr<storage::Database> db;
+  std::unique_ptr<audit::AuditLog> auditLog;
+  std::unique_ptr<outbox::Outbox> box;
+  std::unique_ptr<audit::BatchBuilder> batch;
+  std::unique_ptr<pipeline::FramePipeline> pipeline;
+  std::unique_ptr<state::VehicleState> vehicle;
+  std::unique_ptr<state::PositionReader> positions;
+  std::unique_ptr<ecu::FrameVerifier> verifier;
+  std::vector<Endpoint> endpoints;
+  std::optional<std::size_t> domestic;  // the endpoint audit segments go to
+  std::unique_ptr<Ingest> ingest;
+  std::unique_ptr<Ingest> receipts;  // on the domestic broker: the archive's receipts
+  // Its own connection to the ingest broker, so the final "stopped" status still goes
+  // out after ingest has disconnected.
+  std::unique_ptr<ecu::MqttClient> statusClient;
+  struct NoReports final : ecu::MqttHandler {
+    void onDelivery(std::uint64_t, const Status&) override {}
+  } statusReports;
+
+  asio::io_context io;
+  asio::signal_set signals{io, SIGTERM, SIGINT, SIGHUP};
+  asio::steady_timer commitTimer{io}, signTimer{io}, sealTimer{io}, statusTimer{io}, uplinkTimer{io},
+      ingestRetryTimer{io};
+  std::atomic<bool> ingestWakePending{false};
+  std::atomic<bool> uplinkWakePending{false};
+
+  std::optional<storage::Transaction> tx;  // the open batch transaction
+  std::map<std::string, SourceState, std::less<>> sources;
+  std::map<std::pair<std::string, std::string>, Rejects> rejects;  // (source, reason)
+  std::vector<Gap> gaps;
+  bool signDue = false;
+  bool exportHeld = false;
+  std::int64_t latestNs = 0;  // the newest time seen: now = max(wall clock, newest capture)
+  steady_clock::time_point startedAt = steady_clock::now();
+  std::string state = "starting";
+  bool draining = false;
+  int exitCode = 0;
+  std::vector<IngestMessage> arrived;
+  std::vector<uplink::Completion> completions;
+
+  // Counters for the status.
+  std::uint64_t frames = 0, events = 0, rejected = 0, gapCount = 0, missing = 0, duplicates = 0, commits = 0,
+                commitFailures = 0, reloads = 0, refusedReloads = 0, segmentsPublished = 0, receiptsAccepted = 0,
+                pruned = 0;
+  audit::AuditLog::Backlog backlog;
+
+  std::int64_t nowNs() {
+    latestNs = std::max(latestNs, wallClockNs());
+    return latestNs;
+  }
+
+  // --- set-up ---
+  Status open();
+  Status openSources();
+  void buildPipeline();
+  std::vector<std::uint32_t> evictionOrder() const;
+
+  // --- the loop ---
+  void startIngest();
+  void wakeIngest();
+  void wakeUplinks();
+  void onIngest();
+  void handle(IngestMessage& message);
+  void handleFrame(const IngestMessage& message);
+  void handleEvent(const IngestMessage& message);
+  void reject(std::string_view source, std::string_view reason, std::span<const std::uint8_t> bytes);
+  Status ensureTransaction();
+  void commit();
+  Status writeBatch();
+  void pollUplinks();
+  void feed(Endpoint& endpoint);
+  void sealAndPublish();
+  void onReceipts();
+  void refreshBacklog();
+  void reload();
+  void publishStatus();
+  std::string statusJson() const;
+  void markSignDue() { signDue = true; }
+  void schedule(asio::steady_timer& timer, steady_clock::duration every, void (Impl::*what)());
+  void beginDrain();
+  void finishDrain(steady_clock::time_point deadline);
+};
+
+Result<std::unique_ptr<Gateway>> Gateway::create(config::GatewayConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  setLogLevel(impl->config.logLevel);
+  if (Status s = impl->open(); !s) return Error{s.message()};
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() = default;
+
+Status Gateway::Impl::open() {
+  const std::int64_t nowS = nowNs() / 1'000'000'000;
+  auto loaded = loadPolicy(config, nullptr, nowS);
+  if (!loaded) return loaded.error();
+  policy = loaded.value().policy;
+  if (Status s = checkPolicy(config, *policy, nowS); !s) return s;
+
+  auto ring = transform::KeyRing::loadFile(config.keys.pseudonymKey.string());
+  if (!ring) return Error{config.where("keys.pseudonym_key") + ": keys.pseudonym_key: " + ring.error().message};
+  pseudonymKeys.emplace(std::move(ring.value()));
+  auto pseudo = transform::Pseudonymiser::create(*pseudonymKeys, policy->settings().pseudonymKeyEpoch);
+  if (!pseudo) return Error{config.where("keys.pseudonym_key") + ": keys.pseudonym_key: " + pseudo.error().message};
+  pseudonymiser.emplace(std::move(pseudo.value()));
+
+  auto digestRing = transform::KeyRing::loadFile(config.keys.digestKey.string());
+  if (!digestRing) return Error{config.where("keys.digest_key") + ": keys.digest_key: " + digestRing.error().message};
+  auto signing = policy::Ed25519Key::fromPemFile(config.keys.auditSigningKey);
+  if (!signing) {
+    return Error{config.where("keys.audit_signing_key") + ": keys.audit_signing_key: " + signing.error().message};
+  }
+  audit::AuditKeys keys;
+  keys.deviceKey = std::make_shared<policy::Ed25519Key>(std::move(signing.value()));
+  // The newest epoch keys the digests (docs/audit.md, "Digests").
+  keys.digestKeyEpoch = digestRing.value().epochs().back();
+  const auto digestKey = digestRing.value().key(keys.digestKeyEpoch);
+  keys.digestKey.assign(digestKey.begin(), digestKey.end());
+  if (!config.audit.archiveKey.empty()) {
+    auto archive = policy::Ed25519Key::fromPemFile(config.audit.archiveKey);
+    if (!archive) return Error{config.where("audit.archive_key") + ": audit.archive_key: " + archive.error().message};
+    archiveKey.emplace(std::move(archive.value()));
+  }
+
+  auto database = storage::Database::open(config.outbox.path);
+  if (!database) return Error{config.where("outbox.path") + ": outbox.path: " + database.error().message};
+  db = std::move(database.value());
+  auto openedLog = audit::AuditLog::open(*db, std::move(keys), [this] { return nowNs(); });
+  if (!openedLog) return Error{config.outbox.path.string() + ": audit log: " + openedLog.error().message};
+  auditLog = std::move(openedLog.value());
+
+  for (const config::EndpointConfig& e : config.endpoints) {
+    Endpoint endpoint;
+    endpoint.config = e;
+    if (!domestic && e.jurisdiction == policy::Jurisdiction::Domestic) domestic = endpoints.size();
+    endpoints.push_back(std::move(endpoint));
+  }
+  {
+    auto begun = storage::Transaction::begin(*db);
+    if (!begun) return begun.error();
+    storage::Transaction startTx = std::move(begun.value());
+    if (Status s = auditLog->started(kSoftwareVersion); !s) return s;
+    if (Status s = auditLog->policyLoaded(policy->name(), policy->version(), policy->policyHash(), policy->validUntil()); !s)
+      return s;
+    for (Endpoint& e : endpoints) {
+      auto index = auditLog->endpointIndex(e.config.asPolicyEndpoint());
+      if (!index) return index.error();
+      e.auditIndex = index.value();
+    }
+    if (Status s = startTx.commit(); !s) return s;
+  }
+  outbox::OutboxOptions boxOptions;
+  boxOptions.capacityBytes = config.outbox.capacityBytes();
+  boxOptions.evictionOrder = evictionOrder();
+  auto opened = outbox::Outbox::open(*db, boxOptions);
+  if (!opened) return Error{config.outbox.path.string() + ": outbox: " + opened.error().message};
+  box = std::move(opened.value());
+  if (Status s = openSources(); !s) return s;
+
+  batch = std::make_unique<audit::BatchBuilder>(*auditLog);
+  vehicle = std::make_unique<state::VehicleState>(policy);
+  positions = std::make_unique<state::PositionReader>(*registry);
+  verifier = std::make_unique<ecu::FrameVerifier>(registry);
+  buildPipeline();
+
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    Endpoint& e = endpoints[i];
+    e.watermark = box->resolvedThrough(e.auditIndex);
+    uplink::MqttUplinkOptions options;
+    options.wake = [this] { wakeUplinks(); };
+    auto created = uplink::MqttUplink::create(e.config, std::move(options));
+    if (!created) return Error{"endpoint \"" + e.config.name + "\": " + created.error().message};
+    e.uplink = std::move(created.value());
+  }
+  {
+    ecu::MqttClientOptions options;
+    options.brokerUri = config.ingest.uri.text;
+    options.clientId = config.ingest.clientId + "-status";
+    if (config.ingest.tls) {
+      options.tls = {config.ingest.tls->caFile.string(), config.ingest.tls->certFile.string(),
+                     config.ingest.tls->keyFile.string()};
+    }
+    if (!config.ingest.username.empty()) {
+      auto password = readPasswordFile(config.ingest.passwordFile);
+      if (!password) return password.error();
+      options.username = config.ingest.username;
+      options.password = password.value();
+    }
+    auto client = ecu::PahoMqttClient::create(std::move(options));
+    if (!client) return Error{"status: " + client.error().message};
+    statusClient = std::move(client.value());
+    statusClient->setHandler(statusReports);
+  }
+  auto in = Ingest::create(config.ingest, [this] { wakeIngest(); });
+  if (!in) return in.error();
+  ingest = std::move(in.value());
+  if (domestic) {
+    const config::EndpointConfig& d = endpoints[*domestic].config;
+    config::IngestConfig receiptConfig;
+    receiptConfig.uri = d.uri;
+    receiptConfig.clientId = d.clientId + "-receipts";
+    receiptConfig.topics = {audit::auditTopic(d.topicPrefix, auditLog->deviceKeyId(), "receipt")};
+    receiptConfig.tls = d.tls;
+    auto r = Ingest::create(receiptConfig, [this] { asio::post(io, [this] { onReceipts(); }); });
+    if (!r) return r.error();
+    receipts = std::move(r.value());
+  }
+  return {};
+}
+
+// The outbox gives up overseas entries first: the domestic copy is the regulatory
+// record (docs/architecture.md, "Outbox").
+std::vector<std::uint32_t> Gateway::Impl::evictionOrder() const {
+  std::vector<std::uint32_t> order;
+  for (const Endpoint& e : endpoints) {
+    if (e.config.jurisdiction == policy::Jurisdiction::Overseas) order.push_back(e.auditIndex);
+  }
+  for (const Endpoint& e : endpoints) {
+    if (e.config.jurisdiction == policy::Jurisdiction::Domestic) order.push_back(e.auditIndex);
+  }
+  return order;
+}
+
+void Gateway::Impl::buildPipeline() {
+  std::vector<pipeline::PipelineEndpoint> specs;
+  for (const Endpoint& e : endpoints) specs.push_back({e.config.asPolicyEndpoint(), e.config.encoding, e.auditIndex});
+  pipeline = std::make_unique<pipeline::FramePipeline>(registry, policy, std::move(specs), &*pseudonymiser);
+}
+
+// The last committed sequence counter per source survives restarts, so frames lost in
+// the ingest window of a kill show up as an audited gap when the source is heard again.
+Status Gateway::Impl::openSources() {
+  if (Status s = db->exec(
+          "CREATE TABLE IF NOT EXISTS ingest_sources(source TEXT PRIMARY KEY, boot_epoch INTEGER NOT NULL, "
+          "last_counter INTEGER NOT NULL)");
+      !s)
+    return s;
+  auto q = db->prepare("SELECT source, boot_epoch, last_counter FROM ingest_sources");
+  if (!q) return q.error();
+  while (true) {
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!row.value()) break;
+    sources[q->text(0)] = {static_cast<std::uint32_t>(q->int64(1)), static_cast<std::uint64_t>(q->int64(2)), false};
+  }
+  return {};
+}
+
+// --------------------------------------------------------------------------------- run
+
+int Gateway::run() {
+  Impl& g = *impl_;
+  // Re-armed after each signal: SIGHUP reloads, SIGTERM/SIGINT drain.
+  std::function<void(const boost::system::error_code&, int)> onSignal;
+  onSignal = [&g, &onSignal](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      g.reload();
+      g.signals.async_wait(onSignal);
+    } else {
+      log(LogLevel::Info, std::string("signal ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");
+      g.beginDrain();
+    }
+  };
+  g.signals.async_wait(onSignal);
+
+  g.state = "running";
+  log(LogLevel::Info, "started: policy " + g.policy->name() + " v" + std::to_string(g.policy->version()) + ", " +
+                          std::to_string(g.endpoints.size()) + " endpoint(s), audit key " + g.auditLog->deviceKeyId());
+  if (Status s = g.statusClient->connect(steady_clock::now() + std::chrono::seconds{2}); !s) {
+    log(LogLevel::Warn, "status: " + s.message() + " (reconnecting)");
+  }
+  g.startIngest();
+  if (g.receipts) {
+    // Receipts are a convenience for rotation; the domestic broker being down at start
+    // must not stop the gateway. Paho keeps reconnecting once it connected once.
+    if (Status s = g.receipts->start(steady_clock::now() + std::chrono::seconds{2}); !s) {
+      log(LogLevel::Warn, "receipts: " + s.message() + " (segments are sent again until receipted)");
+    }
+  }
+  g.schedule(g.commitTimer, g.config.outbox.commitInterval, &Impl::commit);
+  g.schedule(g.signTimer, g.config.audit.signInterval, &Impl::markSignDue);
+  g.schedule(g.sealTimer, g.config.audit.sealInterval, &Impl::sealAndPublish);
+  g.schedule(g.statusTimer, g.config.statusInterval, &Impl::publishStatus);
+  g.schedule(g.uplinkTimer, kUplinkPollInterval, &Impl::pollUplinks);
+  g.refreshBacklog();
+  g.publishStatus();
+  g.pollUplinks();
+  g.io.run();
+  return g.exitCode;
+}
+
+void Gateway::Impl::schedule(asio::steady_timer& timer, steady_clock::duration every, void (Impl::*what)()) {
+  timer.expires_after(every);
+  timer.async_wait([this, &timer, every, what](const boost::system::error_code& ec) {
+    if (ec || draining) return;
+    (this->*what)();
+    schedule(timer, every, what);
+  });
+}
+
+void Gateway::Impl::startIngest() {
+  if (draining) return;
+  if (Status s = ingest->start(steady_clock::now() + std::chrono::seconds{3}); !s) {
+    log(LogLevel::Warn, s.message() + " (retrying in 2 s)");
+    ingestRetryTimer.expires_after(std::chrono::seconds{2});
+    ingestRetryTimer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) startIngest();
+    });
+    return;
+  }
+  log(LogLevel::Info, "ingest: subscribed at " + config.ingest.uri.text);
+}
+
+void Gateway::Impl::wakeIngest() {
+  if (!ingestWakePending.exchange(true)) asio::post(io, [this] { onIngest(); });
+}
+
+void Gateway::Impl::wakeUplinks() {
+  if (!uplinkWakePending.exchange(true)) asio::post(io, [this] { pollUplinks(); });
+}
+
+void Gateway::Impl::onIngest() {
+  ingestWakePending = false;
+  arrived.clear();
+  ingest->take(arrived, kIngestPerTurn);
+  for (IngestMessage& m : arrived) handle(m);
+  if (arrived.size() == kIngestPerTurn) wakeIngest();  // more waiting: after the timers had a turn
+}
+
+void Gateway::Impl::handle(IngestMessage& message) {
+  if (isEventTopic(message.topic)) {
+    handleEvent(message);
+  } else {
+    handleFrame(message);
+  }
+  if (batch->frames() >= kMaxStagedFrames) commit();
+}
+
+void Gateway::Impl::reject(std::string_view source, std::string_view reason, std::span<const std::uint8_t> bytes) {
+  ++rejected;
+  Rejects& r = rejects[{std::string(source), std::string(reason)}];
+  if (r.count++ == 0) r.firstBytes.assign(bytes.begin(), bytes.end());
+  if (logs(LogLevel::Debug)) log(LogLevel::Debug, "rejected a frame from " + std::string(source) + ": " + std::string(reason));
+}
+
+void Gateway::Impl::handleFrame(const IngestMessage& message) {
+  auto verified = verifier->verify(message.payload);
+  if (!verified) {
+    reject(lastLevel(message.topic), ecu::toString(verified.rejection().reason), message.payload);
+    return;
+  }
+  const wire::SignalFrame& frame = *verified.value();
+  const std::string_view source = frame.source()->string_view();
+  const std::uint32_t epoch = frame.sequence()->boot_epoch();
+  const std::uint64_t counter = frame.sequence()->counter();
+
+  // Sequence: a repeat of a committed frame is dropped; a jump is an audited gap.
+  auto [it, fresh] = sources.try_emplace(std::string(source));
+  SourceState& seq = it->second;
+  if (!fresh && seq.bootEpoch == epoch) {
+    if (counter <= seq.lastCounter) {
+      ++duplicates;
+      return;
+    }
+    if (counter > seq.lastCounter + 1) {
+      gaps.push_back({auditLog->digest("vehicle", frame.vehicle_id()->string_view()), std::string(source), epoch,
+                      seq.lastCounter + 1, counter - 1});
+      ++gapCount;
+      missing += counter - 1 - seq.lastCounter;
+      log(LogLevel::Warn, "sequence gap from " + std::string(source) + ": " +
+                              std::to_string(counter - 1 - seq.lastCounter) + " frame(s) missing before " +
+                              std::to_string(counter));
+    }
+  }
+  seq = {epoch, counter, true};
+  ++frames;
+
+  if (Status s = ensureTransaction(); !s) {
+    log(LogLevel::Error, "cannot begin a transaction: " + s.message());
+    ++commitFailures;
+    return;
+  }
+  const std::int64_t capture = frame.capture_time_ns();
+  latestNs = std::max(latestNs, capture);
+  const std::int64_t now = nowNs();
+  if (const auto fix = positions->positionIn(frame)) vehicle->onFix(*fix, capture);
+  const policy::Environment env = vehicle->environment(now, true, config.deployment);
+  pipeline->process(frame, env);
+  auto pattern = auditLog->patternId(pipeline->pattern());
+  if (!pattern) {
+    log(LogLevel::Error, "audit: " + pattern.error().message);
+    ++commitFailures;
+    return;
+  }
+  batch->addFrame(message.payload, frame.vehicle_id()->string_view(), source, epoch, counter, pattern.value(), capture);
+  const std::string suffix = "frames/" + std::string(source);
+  for (std::size_t e = 0; e < endpoints.size(); ++e) {
+    Endpoint& endpoint = endpoints[e];
+    const auto out = pipeline->output(e);
+    if (out.empty()) {
+      ++endpoint.empty;
+      continue;
+    }
+    // Fail closed while the archive cannot confirm the evidence (AuditLog::overseasExportHeld).
+    if (exportHeld && endpoint.config.jurisdiction == policy::Jurisdiction::Overseas) {
+      ++endpoint.held;
+      continue;
+    }
+    batch->addOutput(endpoint.auditIndex, out);
+    endpoint.staged.push_back({suffix, std::vector<std::uint8_t>(out.begin(), out.end())});
+  }
+}
+
+void Gateway::Impl::handleEvent(const IngestMessage& message) {
+  auto verified = verifier->verifyEvent(message.payload);
+  if (!verified) {
+    reject(lastLevel(message.topic), ecu::toString(verified.rejection().reason), message.payload);
+    return;
+  }
+  ++events;
+  const wire::HmiEvent& event = *verified.value();
+  vehicle->onHmiEvent(event);
+  if (const auto* consent = event.event_as_ConsentChange(); consent != nullptr && consent->subject() != nullptr) {
+    if (Status s = ensureTransaction(); !s) return;
+    (void)auditLog->consentChanged(auditLog->digest("subject", consent->subject()->string_view()),
+                              static_cast<policy::ConsentPurpose>(consent->purpose()), consent->granted(),
+                              consent->expires_at_ns());
+  }
+}
+
+Status Gateway::Impl::ensureTransaction() {
+  if (tx) return {};
+  auto begun = storage::Transaction::begin(*db);
+  if (!begun) return begun.error();
+  tx.emplace(std::move(begun.value()));
+  return {};
+}
+
+// One transaction: the batch's outbox rows, its audit records, acknowledgements,
+// evictions, the sequence state and (when due) a signature.
+void Gateway::Impl::commit() {
+  if (Status s = ensureTransaction(); !s) {
+    log(LogLevel::Error, "commit: " + s.message());
+    ++commitFailures;
+    return;
+  }
+  Status written = writeBatch();
+  if (written) written = tx->commit();
+  tx.reset();
+  if (!written) {
+    // Rolled back: the audit log and the outbox forget what they cached of it.
+    ++commitFailures;
+    log(LogLevel::Error, "commit failed, batch lost (its frames will show as a gap): " + written.message());
+    (void)auditLog->resync();
+    (void)box->resync();
+    for (Endpoint& e : endpoints) e.staged.clear();
+    (void)batch->take();
+    return;
+  }
+  ++commits;
+  pollUplinks();
+}
+
+Status Gateway::Impl::writeBatch() {
+  for (auto& [key, r] : rejects) {
+    if (Status s = auditLog->framesRejected(key.first, key.second, r.count, r.firstBytes); !s) return s;
+  }
+  rejects.clear();
+  for (const Gap& gap : gaps) {
+    if (Status s = auditLog->sequenceGap(gap.vehicle, gap.source, gap.bootEpoch, gap.first, gap.last); !s) return s;
+  }
+  gaps.clear();
+  if (!batch->empty()) {
+    for (Endpoint& e : endpoints) {
+      std::uint64_t first = 0;
+      for (const Endpoint::Staged& staged : e.staged) {
+        auto id = box->add(e.auditIndex, staged.topicSuffix, staged.payload);
+        if (!id) return id.error();
+        if (first == 0) first = id.value();
+      }
+      batch->addQueued(e.auditIndex, first, static_cast<std::uint32_t>(e.staged.size()));
+      e.queued += e.staged.size();
+      e.staged.clear();
+    }
+    if (Status s = auditLog->appendFrameBatch(batch->take()); !s) return s;
+  }
+  auto evictions = box->evictOverCapacity();
+  if (!evictions) return evictions.error();
+  for (const outbox::Eviction& ev : evictions.value()) {
+    if (Status s = auditLog->evicted(ev.endpoint, ev.count, ev.firstId, ev.lastId); !s) return s;
+    for (Endpoint& e : endpoints) {
+      if (e.auditIndex == ev.endpoint) e.evicted += ev.count;
+    }
+    log(LogLevel::Warn, "outbox over capacity: evicted " + std::to_string(ev.count) + " entries of endpoint " +
+                            std::to_string(ev.endpoint));
+  }
+  if (Status s = box->flush(); !s) return s;
+  for (Endpoint& e : endpoints) {
+    const std::uint64_t through = box->resolvedThrough(e.auditIndex);
+    if (through > e.watermark) {
+      if (Status s = auditLog->acknowledge(e.auditIndex, through); !s) return s;
+      e.watermark = through;
+    }
+  }
+  {
+    auto q = db->prepare(
+        "INSERT INTO ingest_sources(source, boot_epoch, last_counter) VALUES(?1, ?2, ?3) "
+        "ON CONFLICT(source) DO UPDATE SET boot_epoch = ?2, last_counter = ?3");
+    if (!q) return q.error();
+    for (auto& [name, seq] : sources) {
+      if (!seq.dirty) continue;
+      q->bind(1, name).bind(2, static_cast<std::int64_t>(seq.bootEpoch)).bind(3, static_cast<std::int64_t>(seq.lastCounter));
+      if (Status s = q->run(); !s) return s;
+      q->reset();
+      seq.dirty = false;
+    }
+  }
+  if (signDue) {
+    if (Status s = auditLog->sign(); !s) return s;
+    signDue = false;
+  }
+  return {};
+}
+
+// ------------------------------------------------------------------------- uplinks
+
+void Gateway::Impl::pollUplinks() {
+  uplinkWakePending = false;
+  const auto now = steady_clock::now();
+  for (Endpoint& e : endpoints) {
+    completions.clear();
+    (void)e.uplink->poll(now, completions);
+    for (const uplink::Completion& c : completions) {
+      if ((c.outboxId & kAuditUploadBit) != 0) continue;  // audit uploads: resent until receipted
+      e.inFlight.erase(c.outboxId);
+      if (c.outcome) {
+        box->acknowledged(c.outboxId);
+        ++e.acked;
+      } else {
+        // Sent again from the outbox, from this id on.
+        e.cursor = std::min(e.cursor, c.outboxId - 1);
+        if (logs(LogLevel::Debug)) log(LogLevel::Debug, e.config.name + ": send failed: " + c.outcome.message());
+      }
+    }
+    feed(e);
+  }
+}
+
+void Gateway::Impl::feed(Endpoint& e) {
+  while (e.uplink->canSend()) {
+    const std::size_t room = e.config.inFlight > e.inFlight.size() ? e.config.inFlight - e.inFlight.size() : 0;
+    if (room == 0) return;
+    auto pending = box->pending(e.auditIndex, e.cursor, room + e.inFlight.size());
+    if (!pending) {
+      log(LogLevel::Error, e.config.name + ": outbox: " + pending.error().message);
+      return;
+    }
+    bool sentAny = false;
+    for (const outbox::Entry& entry : pending.value()) {
+      if (!e.uplink->canSend()) return;
+      e.cursor = std::max(e.cursor, entry.id);
+      if (e.inFlight.contains(entry.id)) continue;
+      if (Status s = e.uplink->send(entry.id, entry.topicSuffix, entry.payload); !s) {
+        e.cursor = entry.id - 1;
+        return;
+      }
+      e.inFlight.insert(entry.id);
+      sentAny = true;
+    }
+    if (!sentAny) return;
+  }
+}
+
+// ---------------------------------------------------------------- audit segments
+
+void Gateway::Impl::sealAndPublish() {
+  if (Status s = ensureTransaction(); !s) return;
+  signDue = true;
+  commit();  // signs: only signed records are sealed
+  auto begun = storage::Transaction::begin(*db);
+  if (!begun) return;
+  storage::Transaction sealTx = std::move(begun.value());
+  auto sealed = auditLog->seal();
+  if (!sealed || !sealTx.commit()) {
+    (void)auditLog->resync();
+    return;
+  }
+  refreshBacklog();
+  if (!domestic) return;  // no domestic archive configured: the segments stay on the vehicle
+  Endpoint& d = endpoints[*domestic];
+  // Every segment without a receipt goes (again): the archive stores a resent segment once.
+  auto q = db->prepare("SELECT first_seq FROM audit_segments WHERE receipt IS NULL ORDER BY first_seq LIMIT 64");
+  if (!q) return;
+  std::vector<std::uint64_t> unreceipted;
+  while (true) {
+    auto row = q->step();
+    if (!row || !row.value()) break;
+    unreceipted.push_back(static_cast<std::uint64_t>(q->int64(0)));
+  }
+  std::uint64_t tag = kAuditUploadBit | (static_cast<std::uint64_t>(segmentsPublished) << 8);
+  for (const std::uint64_t first : unreceipted) {
+    auto segment = auditLog->exportSegment(first);
+    if (!segment || !d.uplink->canSend()) break;
+    const auto bytes = segment.value().encode();
+    const std::string topic = "audit/" + auditLog->deviceKeyId() + "/segment";
+    if (d.uplink->send(tag++, topic, bytes)) ++segmentsPublished;
+  }
+  if (auto head = auditLog->signedHead(); head && d.uplink->canSend()) {
+    const auto bytes = head.value().encode();
+    (void)d.uplink->send(tag++, "audit/" + auditLog->deviceKeyId() + "/head", bytes);
+  }
+}
+
+void Gateway::Impl::onReceipts() {
+  std::vector<IngestMessage> messages;
+  receipts->take(messages, 1024);
+  if (messages.empty()) return;
+  if (!archiveKey) {
+    log(LogLevel::Warn, "a receipt arrived but audit.archive_key is not configured: ignored");
+    return;
+  }
+  commit();  // receipts and prunes in a transaction of their own
+  auto begun = storage::Transaction::begin(*db);
+  if (!begun) return;
+  storage::Transaction receiptTx = std::move(begun.value());
+  for (const IngestMessage& m : messages) {
+    auto receipt = audit::Receipt::decode(m.payload);
+    if (!receipt) {
+      log(LogLevel::Warn, "receipt: " + receipt.error().message);
+      continue;
+    }
+    if (Status s = auditLog->acceptReceipt(receipt.value(), *archiveKey); !s) {
+      log(LogLevel::Warn, "receipt refused: " + s.message());
+      continue;
+    }
+    ++receiptsAccepted;
+  }
+  if (auto prunable = auditLog->prunable(); prunable) {
+    for (const std::uint64_t first : prunable.value()) {
+      if (Status s = auditLog->prune(first); !s) {
+        log(LogLevel::Warn, "prune: " + s.message());
+        break;
+      }
+      ++pruned;
+    }
+  }
+  if (!receiptTx.commit()) {
+    (void)auditLog->resync();
+    return;
+  }
+  refreshBacklog();
+}
+
+void Gateway::Impl::refreshBacklog() {
+  auto b = auditLog->backlog();
+  if (!b) return;
+  backlog = b.value();
+  const bool held = audit::AuditLog::overseasExportHeld(
+      backlog, {config.audit.maxUnreceiptedSegments, config.audit.maxUnsealedRecords});
+  if (held != exportHeld) {
+    log(held ? LogLevel::Warn : LogLevel::Info,
+        held ? "overseas export held: the domestic archive has not confirmed the audit backlog"
+             : "overseas export resumed: the audit backlog is within bounds");
+  }
+  exportHeld = held;
+}
+
+// ------------------------------------------------------------------------ reload
+
+void Gateway::Impl::reload() {
+  const std::int64_t nowS = nowNs() / 1'000'000'000;
+  auto loaded = loadPolicy(config, policy.get(), nowS);
+  Status accepted = loaded ? checkPolicy(config, *loaded.value().policy, nowS) : Status{loaded.error()};
+  if (Status s = ensureTransaction(); !s) return;
+  if (!accepted) {
+    ++refusedReloads;
+    log(LogLevel::Error, "SIGHUP: policy refused, keeping v" + std::to_string(policy->version()) + ": " +
+                             accepted.message());
+    auto file = policy::readBinaryFile(config.policy.bundle);
+    const std::vector<std::uint8_t> bytes = file ? file.value() : std::vector<std::uint8_t>{};
+    (void)auditLog->policyRefused(bytes, accepted.message());
+    commit();
+    return;
+  }
+  commit();  // the old policy's batch closes under the old policy
+  if (Status s = ensureTransaction(); !s) return;
+  policy = loaded.value().policy;
+  (void)auditLog->policyLoaded(policy->name(), policy->version(), policy->policyHash(), policy->validUntil());
+  vehicle->setPolicy(policy);
+  buildPipeline();
+  ++reloads;
+  commit();
+  log(LogLevel::Info, "SIGHUP: policy " + policy->name() + " v" + std::to_string(policy->version()) + " loaded");
+}
+
+// ------------------------------------------------------------------------ status
+
+std::string Gateway::Impl::statusJson() const {
+  namespace json = boost::json;
+  json::object root;
+  root["state"] = state;
+  root["time_ns"] = latestNs;
+  root["uptime_s"] = std::chrono::duration<double>(steady_clock::now() - startedAt).count();
+  root["policy"] = {{"name", policy->name()},
+                    {"version", policy->version()},
+                    {"hash", hex(policy->policyHash())},
+                    {"reloads", reloads},
+                    {"refused", refusedReloads}};
+  root["ingest"] = {{"connected", ingest->connected()}, {"frames", frames},     {"events", events},
+                    {"rejected", rejected},             {"gaps", gapCount},     {"missing", missing},
+                    {"duplicates", duplicates}};
+  root["commits"] = commits;
+  root["commit_failures"] = commitFailures;
+  root["audit"] = {{"head", auditLog->headSeq()},
+                   {"signed", auditLog->signedSeq()},
+                   {"segments_published", segmentsPublished},
+                   {"receipts", receiptsAccepted},
+                   {"pruned", pruned},
+                   {"unreceipted_segments", backlog.unreceiptedSegments},
+                   {"unsealed_records", backlog.unsealedRecords},
+                   {"overseas_held", exportHeld}};
+  json::array list;
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    const Endpoint& e = endpoints[i];
+    const uplink::UplinkStatus up = e.uplink->status();
+    json::object fields;
+    const auto& counts = pipeline->treatments(i);
+    for (std::size_t t = 0; t < counts.size(); ++t) {
+      fields[std::string(policy::nameOf(static_cast<policy::Treatment>(t)))] = counts[t];
+    }
+    list.push_back(json::object{{"name", e.config.name},
+                                {"jurisdiction", e.config.country},
+                                {"domestic", e.config.jurisdiction == policy::Jurisdiction::Domestic},
+                                {"connected", up.connected},
+                                {"queued", e.queued},
+                                {"empty", e.empty},
+                                {"held", e.held},
+                                {"acked", e.acked},
+                                {"evicted", e.evicted},
+                                {"pending", box->counts(e.auditIndex).entries},
+                                {"in_flight", e.inFlight.size()},
+                                {"last_error", up.lastError},
+                                {"fields", std::move(fields)}});
+  }
+  root["endpoints"] = std::move(list);
+  return json::serialize(root);
+}
+
+void Gateway::Impl::publishStatus() {
+  if (state == "running") refreshBacklog();
+  const std::string text = statusJson();
+  const auto bytes = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  if (statusClient->connected()) (void)statusClient->publishRetained(config.statusTopic, bytes, 1, 0);
+  if (logs(LogLevel::Debug)) log(LogLevel::Debug, "status " + text);
+}
+
+// ------------------------------------------------------------------------- drain
+
+void Gateway::Impl::beginDrain() {
+  if (draining) return;
+  state = "draining";
+  publishStatus();
+  draining = true;
+  for (auto* timer : {&commitTimer, &signTimer, &sealTimer, &statusTimer, &uplinkTimer, &ingestRetryTimer}) {
+    timer->cancel();
+  }
+  signals.cancel();
+  // No more frames: the broker's persistent session keeps what arrives from now on.
+  ingest->stop(steady_clock::now() + std::chrono::seconds{2});
+  std::vector<IngestMessage> rest;
+  ingest->take(rest, SIZE_MAX);
+  for (IngestMessage& m : rest) handle(m);
+  commit();
+  finishDrain(steady_clock::now() + kDrainTimeout);
+}
+
+// Gives the uplinks until the deadline to empty the outbox, then stops. What is still
+// in the outbox is sent after the next start.
+void Gateway::Impl::finishDrain(steady_clock::time_point deadline) {
+  pollUplinks();
+  bool empty = true;
+  for (const Endpoint& e : endpoints) {
+    if (box->counts(e.auditIndex).entries > 0 && e.uplink->status().connected) empty = false;
+  }
+  if (!empty && steady_clock::now() < deadline) {
+    uplinkTimer.expires_after(std::chrono::milliseconds{20});
+    uplinkTimer.async_wait([this, deadline](const boost::system::error_code&) {
+      commit();  // the drain's acknowledgements become deletes
+      finishDrain(deadline);
+    });
+    return;
+  }
+  if (ensureTransaction()) (void)auditLog->stopped();
+  signDue = true;
+  commit();
+  state = "stopped";
+  publishStatus();
+  if (receipts) receipts->stop(steady_clock::now() + std::chrono::seconds{1});
+  (void)statusClient->disconnect(steady_clock::now() + std::chrono::seconds{2});
+  log(LogLevel::Info, "stopped: " + std::to_string(frames) + " frame(s) in, " + std::to_string(commits) +
+                          " commit(s); final status " + statusJson());
+  io.stop();
+}
+
+}  // namespace cordon::daemon

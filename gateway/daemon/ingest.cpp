@@ -1,0 +1,105 @@
+#include "gateway/daemon/ingest.hpp"
+
+#include <fstream>
+
+#include "ecu/publish/paho_mqtt_client.hpp"
+#include "gateway/daemon/log.hpp"
+
+namespace cordon::daemon {
+
+Result<std::string> readPasswordFile(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return Error{file.string() + ": cannot read the password"};
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Result<std::unique_ptr<Ingest>> Ingest::create(const config::IngestConfig& config, std::function<void()> wake) {
+  ecu::MqttClientOptions options;
+  options.brokerUri = config.uri.text;
+  options.clientId = config.clientId;
+  options.cleanSession = false;  // the broker keeps our queue while we are away
+  options.autoReconnect = true;
+  options.offlineBufferMessages = 0;
+  if (config.tls) {
+    options.tls.caFile = config.tls->caFile.string();
+    options.tls.certFile = config.tls->certFile.string();
+    options.tls.keyFile = config.tls->keyFile.string();
+  }
+  if (!config.username.empty()) {
+    auto password = readPasswordFile(config.passwordFile);
+    if (!password) return password.error();
+    options.username = config.username;
+    options.password = std::move(password.value());
+  }
+  auto client = ecu::PahoMqttClient::create(std::move(options));
+  if (!client) return Error{"ingest: " + client.error().message};
+  std::unique_ptr<Ingest> ingest(new Ingest(config, std::move(wake)));
+  ingest->client_ = std::move(client.value());
+  ingest->client_->setHandler(*ingest);
+  return ingest;
+}
+
+Ingest::~Ingest() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  room_.notify_all();
+  client_.reset();
+}
+
+Status Ingest::start(ecu::Deadline deadline) {
+  if (Status s = client_->connect(deadline); !s) {
+    return Error{"ingest broker " + config_.uri.text + ": " + s.message()};
+  }
+  for (const std::string& topic : config_.topics) {
+    if (Status s = client_->subscribe(topic, config::IngestConfig::kQos, deadline); !s) {
+      return Error{"ingest broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
+    }
+  }
+  return {};
+}
+
+void Ingest::stop(ecu::Deadline deadline) {
+  {
+    // A message Paho hands over now is already acknowledged to the broker: keep it even
+    // beyond the limit (the loop drains the queue after this), and never block Paho's
+    // thread while disconnect() waits for it.
+    std::lock_guard lock(mutex_);
+    unbounded_ = true;
+  }
+  room_.notify_all();
+  (void)client_->disconnect(deadline);
+}
+
+void Ingest::take(std::vector<IngestMessage>& out, std::size_t max) {
+  std::lock_guard lock(mutex_);
+  while (!queue_.empty() && max-- > 0) {
+    out.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  room_.notify_all();
+}
+
+void Ingest::onDelivery(std::uint64_t, const Status&) {}
+
+void Ingest::onMessage(std::string_view topic, std::span<const std::uint8_t> payload) {
+  bool wasEmpty = false;
+  {
+    std::unique_lock lock(mutex_);
+    // Back-pressure: the broker keeps what we do not take (see the header).
+    room_.wait(lock, [this] { return closing_ || unbounded_ || queue_.size() < kQueueLimit; });
+    if (closing_) return;  // destruction: an audited sequence gap at the next start
+    wasEmpty = queue_.empty();
+    queue_.push_back({std::string(topic), std::vector<std::uint8_t>(payload.begin(), payload.end())});
+  }
+  if (wasEmpty && wake_) wake_();
+}
+
+void Ingest::onConnectionLost(std::string_view cause) {
+  log(LogLevel::Warn, "ingest: connection to " + config_.uri.text + " lost: " + std::string(cause) + " (reconnecting)");
+}
+
+}  // namespace cordon::daemon
