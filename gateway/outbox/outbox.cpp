@@ -11,8 +11,12 @@ namespace {
 // in bytes, not characters).
 constexpr std::string_view kRowSize = "length(CAST(topic AS BLOB)) + length(payload)";
 
-std::int64_t sql(std::uint64_t v) { return static_cast<std::int64_t>(v); }
-std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+std::int64_t sql(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
+std::uint64_t u64(std::int64_t v) {
+  return static_cast<std::uint64_t>(v);
+}
 
 // Steps through the rows, calling `row` for each until it returns false.
 template <typename Row>
@@ -121,9 +125,10 @@ Status Outbox::load() {
   return Status::success();
 }
 
-// The saved ranges may hold ids whose rows are still there: acknowledged but not flushed
-// when an eviction saved them. After a reload those rows are unacknowledged again, so
-// the ranges are cut around them; what remains below the floor says nothing any more.
+// Saved ranges are checked against the rows, not trusted: one over a stored row (a file
+// edited by hand, or written by a bug) would keep that row from ever being sent. After a
+// reload every stored row is unacknowledged, so the ranges are cut around them; what
+// remains below the floor says nothing any more.
 Status Outbox::splitAroundStored(std::uint32_t endpoint, EndpointState& state) {
   AckedRanges kept;
   for (const auto& [first, last] : state.acked) {
@@ -174,7 +179,14 @@ bool Outbox::isResolved(const EndpointState& state, std::uint64_t id) {
   return state.floor == 0 || id < state.floor || inRange(state.acked, id);
 }
 
+// Called only outside the caller's transactions, so the one that deleted
+// `uncommittedDeletes_` is over; since resync() did not come first, it committed.
+void Outbox::settle() {
+  if (!db_.inTransaction()) uncommittedDeletes_.clear();
+}
+
 void Outbox::acknowledged(std::uint64_t id) {
+  settle();
   if (brokenReason_) return;  // resync() re-applies what came before; this one is resent
   if (Status s = applyAck(id); !s) brokenReason_ = "acknowledging " + std::to_string(id) + ": " + s.message();
 }
@@ -231,8 +243,7 @@ Result<bool> Outbox::anyStoredBetween(std::uint32_t endpoint, std::uint64_t afte
 }
 
 // The lowest stored id of the endpoint above `after` that no acknowledged range holds.
-Result<std::uint64_t> Outbox::nextUnresolved(std::uint32_t endpoint, const EndpointState& state,
-                                             std::uint64_t after) {
+Result<std::uint64_t> Outbox::nextUnresolved(std::uint32_t endpoint, const EndpointState& state, std::uint64_t after) {
   auto next = db_.prepare("SELECT id FROM outbox WHERE endpoint = ?1 AND id > ?2 ORDER BY id");
   if (!next) return next.error();
   next->bind(1, sql(endpoint)).bind(2, sql(after));
@@ -268,19 +279,30 @@ Status Outbox::moveFloor(std::uint32_t endpoint, EndpointState& state, std::uint
 
 Status Outbox::flush() {
   if (Status s = requireWritable("flush()"); !s) return s;
-  auto remove = db_.prepare("DELETE FROM outbox WHERE id = ?1");
-  if (!remove) return remove.error();
   std::set<std::uint32_t> touched;
-  for (const Unflushed& ack : unflushed_) {
-    remove->bind(1, sql(ack.id));
-    if (Status s = remove->run(); !s) return Error{"outbox: " + s.message()};
-    touched.insert(ack.endpoint);
-  }
+  if (Status s = deleteAcknowledged(std::nullopt, touched); !s) return Error{"outbox: " + s.message()};
   for (const std::uint32_t endpoint : touched) {
     if (Status s = save(endpoint, endpoints_[endpoint]); !s) return Error{"outbox: " + s.message()};
   }
-  lastFlushed_ = std::move(unflushed_);
-  unflushed_.clear();
+  return Status::success();
+}
+
+// Deletes the acknowledged rows (of one endpoint, or of all), noting whose went.
+Status Outbox::deleteAcknowledged(std::optional<std::uint32_t> onlyEndpoint, std::set<std::uint32_t>& touched) {
+  auto remove = db_.prepare("DELETE FROM outbox WHERE id = ?1");
+  if (!remove) return remove.error();
+  std::vector<Acknowledgement> kept;
+  for (const Acknowledgement& ack : unflushed_) {
+    if (onlyEndpoint && *onlyEndpoint != ack.endpoint) {
+      kept.push_back(ack);
+      continue;
+    }
+    remove->bind(1, sql(ack.id));
+    if (Status s = remove->run(); !s) return s;
+    touched.insert(ack.endpoint);
+    uncommittedDeletes_.push_back(ack);
+  }
+  unflushed_ = std::move(kept);
   return Status::success();
 }
 
@@ -289,6 +311,12 @@ Status Outbox::flush() {
 // sequence's high-water mark) and the ranges acknowledged out of order (so an eviction
 // after a restart does not report a range spanning an entry that was delivered). Called
 // only after deleting rows of the endpoint, and writes only what changed.
+//
+// The ranges must name every deleted id of the endpoint above its lowest stored row,
+// which after a restart is the floor again. That holds because a save always follows
+// deleting all of the endpoint's acknowledged rows (flush(), evictFrom()): then the
+// lowest stored row is the floor, evicted ids lie below it, and every id above it that
+// was acknowledged is in a range.
 Status Outbox::save(std::uint32_t endpoint, EndpointState& state) {
   std::string acked = encodeRanges(state.acked);
   if (state.highId == state.savedHighId && acked == state.savedAcked) return Status::success();
@@ -307,10 +335,10 @@ Status Outbox::resync() {
   // Acknowledgements are facts about the endpoints, not about the transaction: those
   // whose rows the rollback brought back still hold.
   std::vector<std::uint64_t> acks;
-  for (const auto* list : {&lastFlushed_, &unflushed_}) {
-    for (const Unflushed& ack : *list) acks.push_back(ack.id);
+  for (const auto* list : {&uncommittedDeletes_, &unflushed_}) {
+    for (const Acknowledgement& ack : *list) acks.push_back(ack.id);
   }
-  lastFlushed_.clear();
+  uncommittedDeletes_.clear();
   unflushed_.clear();
   brokenReason_.reset();
   if (Status s = load(); !s) {
@@ -355,8 +383,11 @@ Result<std::vector<Eviction>> Outbox::evictOverCapacity() {
 }
 
 // Oldest unresolved entries first, from the floor up, until the excess is gone. A run
-// ends where an acknowledged range lies between two of them.
+// ends where an acknowledged range lies between two of them. The endpoint's acknowledged
+// rows are deleted first (see save()).
 Result<std::vector<Eviction>> Outbox::evictFrom(std::uint32_t endpoint, EndpointState& state) {
+  std::set<std::uint32_t> touched;
+  if (Status s = deleteAcknowledged(endpoint, touched); !s) return Error{s.message()};
   const std::uint64_t excess = storedBytes_ - options_.capacityBytes;
   std::uint64_t freed = 0;
   std::vector<Eviction> runs;
@@ -394,13 +425,15 @@ Result<std::vector<Eviction>> Outbox::evictFrom(std::uint32_t endpoint, Endpoint
     state.bytes -= run.bytes;
     storedBytes_ -= run.bytes;
   }
-  if (runs.empty()) return runs;
-  if (Status s = moveFloor(endpoint, state, runs.back().lastId); !s) return Error{s.message()};
+  if (!runs.empty()) {
+    if (Status s = moveFloor(endpoint, state, runs.back().lastId); !s) return Error{s.message()};
+  }
   if (Status s = save(endpoint, state); !s) return Error{s.message()};
   return runs;
 }
 
 Result<std::vector<Entry>> Outbox::pending(std::uint32_t endpoint, std::uint64_t afterId, std::size_t max) {
+  settle();
   if (brokenReason_) return Error{"outbox: " + *brokenReason_ + " (resync() first)"};
   std::vector<Entry> entries;
   const auto it = endpoints_.find(endpoint);

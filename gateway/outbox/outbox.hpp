@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,12 +78,14 @@ class Outbox {
   // gateway adds all of one endpoint's entries, then the next endpoint's, so each
   // endpoint's ids in a batch are contiguous: the audit records them as (endpoint,
   // first id, count).
-  Result<std::uint64_t> add(std::uint32_t endpoint, std::string_view topicSuffix, std::span<const std::uint8_t> payload);
+  Result<std::uint64_t> add(std::uint32_t endpoint, std::string_view topicSuffix,
+                            std::span<const std::uint8_t> payload);
 
   // While storedBytes() exceeds the capacity, deletes the oldest unacknowledged entries of
   // the first endpoint in eviction order that has any, then of the next. Returns what
   // went, in that order (the caller audits it in the same transaction). Entries in
-  // flight may go too; their later acknowledged() is a no-op.
+  // flight may go too; their later acknowledged() is a no-op. Also deletes the
+  // acknowledged rows of each endpoint it evicts from, as flush() would.
   Result<std::vector<Eviction>> evictOverCapacity();
 
   // An endpoint acknowledged `id`. Applied in memory at once: pending() no longer returns
@@ -92,15 +95,17 @@ class Outbox {
   // again) and the next flush() reports the error.
   void acknowledged(std::uint64_t id);
 
-  // Deletes the rows acknowledged since the last flush. Call it once per commit, in the
-  // transaction that also records AuditLog::acknowledge(endpoint, resolvedThrough()), so
-  // acknowledgements cost no transaction of their own and the watermark and the deletes
-  // commit together. If that transaction rolls back, call resync(): the acknowledgements
-  // are kept and deleted at the following flush().
+  // Deletes the rows acknowledged since the last flush. Call it in every commit
+  // transaction, the one that also records AuditLog::acknowledge(endpoint,
+  // resolvedThrough()), so acknowledgements cost no transaction of their own and the
+  // watermark and the deletes commit together. If that transaction rolls back, call
+  // resync(): the acknowledgements are kept and deleted at the following flush().
   Status flush();
 
   // Reloads the in-memory state from the tables, then re-applies the acknowledgements not
-  // known to be committed (those whose rows are still there).
+  // known to be committed (those whose rows are still there). The outbox takes the first
+  // call it sees outside a transaction without a resync() before it to mean that the
+  // transaction before committed.
   Status resync();
 
   // Up to `max` stored, unacknowledged entries of `endpoint` with id > afterId, oldest
@@ -151,6 +156,8 @@ class Outbox {
   Status moveFloor(std::uint32_t endpoint, EndpointState& state, std::uint64_t after);
   Status splitAroundStored(std::uint32_t endpoint, EndpointState& state);
   Status save(std::uint32_t endpoint, EndpointState& state);
+  Status deleteAcknowledged(std::optional<std::uint32_t> onlyEndpoint, std::set<std::uint32_t>& touched);
+  void settle();
   Result<std::vector<Eviction>> evictFrom(std::uint32_t endpoint, EndpointState& state);
   std::vector<std::uint32_t> evictionSequence() const;
 
@@ -159,12 +166,14 @@ class Outbox {
   std::map<std::uint32_t, EndpointState> endpoints_;
   std::uint64_t storedBytes_ = 0;
   std::uint64_t nextId_ = 1;
-  struct Unflushed {
+  struct Acknowledgement {
     std::uint64_t id = 0;
     std::uint32_t endpoint = 0;
   };
-  std::vector<Unflushed> unflushed_;         // acknowledged since the last flush()
-  std::vector<Unflushed> lastFlushed_;       // deleted by the last flush(), maybe rolled back
+  std::vector<Acknowledgement> unflushed_;  // rows acknowledged, not deleted yet
+  // Rows deleted for acknowledgements in a transaction that may still roll back: cleared
+  // at the next call outside a transaction, re-applied by resync().
+  std::vector<Acknowledgement> uncommittedDeletes_;
   std::optional<std::string> brokenReason_;  // a failed read left memory unsure: resync()
 };
 
