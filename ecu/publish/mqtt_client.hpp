@@ -57,6 +57,10 @@ struct MqttClientOptions {
 // Checks the options without touching the network; the error names the key.
 Status validate(const MqttClientOptions& options);
 
+// Why a broker refused a connection, from its CONNACK return code (MQTT 3.1.1,
+// 3.2.2.3), e.g. "not authorized" for 5; empty for a code without a meaning there.
+std::string_view connackReason(int code);
+
 // What a client reports. See the thread rules above: never block in these.
 class MqttHandler {
  public:

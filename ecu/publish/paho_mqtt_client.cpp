@@ -46,6 +46,10 @@ std::string describe(const mqtt::exception& e) {
   // Paho's own message is the most specific ("TCP/TLS connect failure", a refused
   // CONNACK's reason); its what() repeats it behind "MQTT error [rc]".
   const auto message = e.get_message();
+  // A refused CONNACK: Paho names only the number.
+  if (message.starts_with("CONNACK") && !connackReason(rc).empty()) {
+    return "refused by the broker (CONNACK code " + std::to_string(rc) + ": " + std::string(connackReason(rc)) + ")";
+  }
   return message.empty() ? std::string(e.what()) : message + " (" + std::to_string(rc) + ")";
 }
 
@@ -57,6 +61,17 @@ bool startsWith(std::string_view s, std::string_view prefix) {
 }
 
 }  // namespace
+
+std::string_view connackReason(int code) {
+  switch (code) {
+    case 1: return "unacceptable protocol version";
+    case 2: return "client identifier rejected";
+    case 3: return "server unavailable";
+    case 4: return "bad user name or password";
+    case 5: return "not authorized";
+    default: return {};
+  }
+}
 
 Status validate(const MqttClientOptions& o) {
   const bool tls = startsWith(o.brokerUri, "ssl://");

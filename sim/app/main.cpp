@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "ecu/frame/frame_builder.hpp"
 #include "ecu/publish/paho_mqtt_client.hpp"
@@ -30,19 +32,32 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kMaxShards = 64;
 
+// How long an HMI event on its own connection waits for the frames before it, and the
+// next frame for the event (see PublisherSink).
+constexpr auto kOrderWait = std::chrono::seconds(10);
+
 // Publishes through libcordon-ecu's Publisher; a full window waits, then counts as an error.
+// With a second publisher (the HMI's own login), HMI events go through it. Two
+// connections do not keep each other's order, so an event waits until every frame before
+// it is acknowledged, and the next frame until the event is: the broker, and the gateway
+// behind it, see the truth file's order. Events are rare; the wait costs two round trips.
 class PublisherSink final : public sim::FrameSink {
  public:
-  explicit PublisherSink(ecu::Publisher& publisher) : publisher_(publisher) {}
+  PublisherSink(ecu::Publisher& frames, ecu::Publisher* events) : frames_(frames), events_(events) {}
   Status frame(std::string_view source, std::span<const std::uint8_t> bytes) override {
-    return publisher_.publishFrame(source, bytes);
+    return frames_.publishFrame(source, bytes);
   }
   Status event(std::string_view source, std::span<const std::uint8_t> bytes) override {
-    return publisher_.publishEvent(source, bytes);
+    if (events_ == nullptr) return frames_.publishEvent(source, bytes);
+    const auto deadline = std::chrono::steady_clock::now() + kOrderWait;
+    if (auto s = frames_.flush(deadline); !s) return Error{"before an HMI event, the frames: " + s.message()};
+    if (auto s = events_->publishEvent(source, bytes, deadline); !s) return s;
+    return events_->flush(deadline);
   }
 
  private:
-  ecu::Publisher& publisher_;
+  ecu::Publisher& frames_;
+  ecu::Publisher* events_;  // null: events go with the frames
 };
 
 class NullSink final : public sim::FrameSink {
@@ -66,6 +81,12 @@ struct RunConfig {
   std::string broker;  // empty: --no-broker
   std::string clientId;
   std::string caFile;
+  // MQTT logins; an empty user name connects anonymously. With hmiUsername, HMI events
+  // go through a second connection, as <clientId>-hmi.
+  std::string username;
+  std::string password;
+  std::string hmiUsername;
+  std::string hmiPassword;
   std::string mqttClient;  // paho or socket
   int qos = 1;
   std::string truthFile;  // empty: none
@@ -95,6 +116,32 @@ std::unique_ptr<ecu::MqttClient> makeClient(const RunConfig& config, const ecu::
   return nullptr;
 }
 
+void addCounters(ecu::PublisherCounters& total, const ecu::PublisherCounters& c) {
+  total.published += c.published;
+  total.acknowledged += c.acknowledged;
+  total.failed += c.failed;
+  total.rejected += c.rejected;
+  total.inFlight += c.inFlight;
+}
+
+// The password for an MQTT login: the file's first line. Like the gateway, refuses a
+// file every user may read or write.
+Result<std::string> readPasswordFile(const std::string& option, const std::string& file) {
+  std::error_code ec;
+  const auto perms = std::filesystem::status(file, ec).permissions();
+  if (ec) return Error{option + " " + file + ": " + ec.message()};
+  using std::filesystem::perms;
+  if ((perms & (perms::others_read | perms::others_write)) != perms::none) {
+    return Error{option + " " + file + ": accessible to every user (chmod 600)"};
+  }
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return Error{option + " " + file + ": cannot read the password"};
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) return Error{option + " " + file + ": the first line (the password) is empty"};
+  return line;
+}
+
 RunResult runOne(const RunConfig& config, std::shared_ptr<const ecu::Registry> registry) {
   RunResult result;
   const auto fail = [&](int code, const std::string& message) {
@@ -113,30 +160,55 @@ RunResult runOne(const RunConfig& config, std::shared_ptr<const ecu::Registry> r
   }
 
   std::unique_ptr<ecu::Publisher> publisher;
+  std::unique_ptr<ecu::Publisher> hmiPublisher;  // only with the HMI's own login
   std::unique_ptr<sim::FrameSink> sink;
   if (!config.broker.empty()) {
-    ecu::PublisherOptions pubOptions;
-    pubOptions.mqtt.brokerUri = config.broker;
-    pubOptions.mqtt.clientId = config.clientId;
-    if (!config.caFile.empty()) pubOptions.mqtt.tls.caFile = config.caFile;
-    // The socket client does not reconnect; Paho keeps its default.
-    if (config.mqttClient == "socket") pubOptions.mqtt.autoReconnect = false;
     if (config.mqttClient == "socket" && config.qos == 2) {
       return fail(kExitUsage, "--mqtt-client socket does QoS 0 and 1 only");
     }
-    pubOptions.qos = config.qos;
-    pubOptions.maxInFlight = 1024;
-    if (auto s = ecu::validate(pubOptions); !s) return fail(kExitUsage, s.message());
+    // One connected publisher per login; the exit code for what went wrong.
+    const auto connectAs = [&](const std::string& clientId, const std::string& username, const std::string& password,
+                               int& exit, std::string& error) -> std::unique_ptr<ecu::Publisher> {
+      ecu::PublisherOptions pubOptions;
+      pubOptions.mqtt.brokerUri = config.broker;
+      pubOptions.mqtt.clientId = clientId;
+      pubOptions.mqtt.username = username;
+      pubOptions.mqtt.password = password;
+      if (!config.caFile.empty()) pubOptions.mqtt.tls.caFile = config.caFile;
+      // The socket client does not reconnect; Paho keeps its default.
+      if (config.mqttClient == "socket") pubOptions.mqtt.autoReconnect = false;
+      pubOptions.qos = config.qos;
+      pubOptions.maxInFlight = 1024;
+      exit = kExitUsage;
+      if (auto s = ecu::validate(pubOptions); !s) {
+        error = s.message();
+        return nullptr;
+      }
+      auto client = makeClient(config, pubOptions.mqtt, error);
+      if (!client) return nullptr;
+      auto created = ecu::Publisher::create(pubOptions, std::move(client));
+      if (!created) {
+        error = created.error().message;
+        return nullptr;
+      }
+      auto made = std::move(created).value();
+      if (auto s = made->connect(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
+        exit = kExitFailure;
+        error = "cannot reach the broker " + config.broker + (username.empty() ? "" : " as " + username) + ": " +
+                s.message();
+        return nullptr;
+      }
+      return made;
+    };
+    int exit = kExitOk;
     std::string error;
-    auto client = makeClient(config, pubOptions.mqtt, error);
-    if (!client) return fail(kExitUsage, error);
-    auto created = ecu::Publisher::create(pubOptions, std::move(client));
-    if (!created) return fail(kExitUsage, created.error().message);
-    publisher = std::move(created).value();
-    if (auto s = publisher->connect(std::chrono::steady_clock::now() + std::chrono::seconds(10)); !s) {
-      return fail(kExitFailure, "cannot reach the broker " + config.broker + ": " + s.message());
+    publisher = connectAs(config.clientId, config.username, config.password, exit, error);
+    if (!publisher) return fail(exit, error);
+    if (!config.hmiUsername.empty()) {
+      hmiPublisher = connectAs(config.clientId + "-hmi", config.hmiUsername, config.hmiPassword, exit, error);
+      if (!hmiPublisher) return fail(exit, error);
     }
-    sink = std::make_unique<PublisherSink>(*publisher);
+    sink = std::make_unique<PublisherSink>(*publisher, hmiPublisher.get());
   } else {
     sink = std::make_unique<NullSink>();
   }
@@ -151,7 +223,9 @@ RunResult runOne(const RunConfig& config, std::shared_ptr<const ecu::Registry> r
   auto ran = simulator.value()->run(*sink, truth.get(), progress);
   if (config.progress) std::fputs("\n", stderr);
   Status flushed;
+  Status hmiFlushed;
   if (publisher) flushed = publisher->disconnect(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  if (hmiPublisher) hmiFlushed = hmiPublisher->disconnect(std::chrono::steady_clock::now() + std::chrono::seconds(30));
   Status truthClosed = truth ? truth->close() : Status();
   result.totalWallS = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
   result.summary = simulator.value()->summary();
@@ -159,7 +233,8 @@ RunResult runOne(const RunConfig& config, std::shared_ptr<const ecu::Registry> r
     result.published = true;
     result.counters = publisher->counters();
   }
-  for (const Status* s : {&ran, &flushed, &truthClosed}) {
+  if (hmiPublisher) addCounters(result.counters, hmiPublisher->counters());
+  for (const Status* s : {&ran, &flushed, &hmiFlushed, &truthClosed}) {
     if (!*s) return fail(kExitFailure, s->message());
   }
   if (result.summary.sinkErrors > 0) {
@@ -233,11 +308,7 @@ void add(RunResult& total, const RunResult& r) {
   for (std::size_t i = 0; i < sim::kFaultKindCount; ++i) total.summary.faults[i] += r.summary.faults[i];
   for (const auto& [source, n] : r.summary.framesBySource) total.summary.framesBySource[source] += n;
   total.published = total.published || r.published;
-  total.counters.published += r.counters.published;
-  total.counters.acknowledged += r.counters.acknowledged;
-  total.counters.failed += r.counters.failed;
-  total.counters.rejected += r.counters.rejected;
-  total.counters.inFlight += r.counters.inFlight;
+  addCounters(total.counters, r.counters);
 }
 
 void printSummary(const RunResult& r, int shards) {
@@ -389,7 +460,13 @@ int main(int argc, char** argv) {
       "run N vehicles in N processes, each with its own MQTT client: shard K gets its own seed (derived from "
       "--seed and K), the VIN's last three digits + K, client id ID-K and truth file FILE's name with .K "
       "before the extension")("routes", po::value<std::string>()->default_value(CORDON_SIM_DATA_DIR "/routes.geojson"),
-                              "route file")("ca-file", po::value<std::string>(), "CA certificate for ssl:// brokers");
+                              "route file")("ca-file", po::value<std::string>(), "CA certificate for ssl:// brokers")(
+      "username", po::value<std::string>(),
+      "MQTT user name of the ECU connection (frames, and HMI events without --hmi-username)")(
+      "password-file", po::value<std::string>(), "file whose first line is --username's password")(
+      "hmi-username", po::value<std::string>(),
+      "MQTT user name of the HMI: HMI events then go through a second connection, client id ID-hmi")(
+      "hmi-password-file", po::value<std::string>(), "file whose first line is --hmi-username's password");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -404,6 +481,9 @@ int main(int argc, char** argv) {
                  "Simulates a connected car's ECUs and HMI, publishing SignalFrames to\n"
                  "<prefix>/frames/<ecu> and HMI events to <prefix>/events/hmi on the in-vehicle broker.\n"
                  "For load: --shards N --mqtt-client socket --qos 0 (see docs/benchmarks.md).\n"
+                 "On the shipped in-vehicle broker (examples/broker/, docs/in-vehicle-broker.md), whose ACL\n"
+                 "lets only user hmi publish HMI events: --username ecu --password-file F\n"
+                 "--hmi-username hmi --hmi-password-file F.\n"
                  "Exit status: 0 done, 1 failed (named on stderr), 2 bad usage.\n\n"
               << options;
     return kExitOk;
@@ -449,6 +529,27 @@ int main(int argc, char** argv) {
   config.clientId = vm["client-id"].as<std::string>();
   if (vm.count("ca-file")) config.caFile = vm["ca-file"].as<std::string>();
   config.mqttClient = mqttClient;
+  // A login is a user name and a password file, given together.
+  for (const auto& [user, file, name, password] :
+       {std::tuple{"username", "password-file", &config.username, &config.password},
+        std::tuple{"hmi-username", "hmi-password-file", &config.hmiUsername, &config.hmiPassword}}) {
+    if (vm.count(user) != vm.count(file)) {
+      std::cerr << "cordon-sim: --" << user << " and --" << file << " go together\n";
+      return kExitUsage;
+    }
+    if (!vm.count(user)) continue;
+    *name = vm[user].as<std::string>();
+    if (name->empty()) {
+      std::cerr << "cordon-sim: --" << user << " must not be empty\n";
+      return kExitUsage;
+    }
+    auto read = readPasswordFile(std::string("--") + file, vm[file].as<std::string>());
+    if (!read) {
+      std::cerr << "cordon-sim: " << read.error().message << "\n";
+      return kExitUsage;
+    }
+    *password = std::move(read).value();
+  }
   config.qos = vm["qos"].as<int>();
   if (vm.count("truth")) config.truthFile = vm["truth"].as<std::string>();
   config.progress = ::isatty(STDERR_FILENO) != 0;

@@ -245,9 +245,15 @@ struct SocketMqttClient::State {
     std::vector<std::uint8_t> body;
     putString(body, "MQTT");
     body.push_back(4);                                   // 3.1.1
-    body.push_back(options.cleanSession ? 0x02 : 0x00);  // flags: no will, no credentials
+    // Flags: user name 0x80, password 0x40 (only with a user name), no will, clean session 0x02.
+    const bool login = !options.username.empty();
+    body.push_back(static_cast<std::uint8_t>((login ? 0xC0 : 0x00) | (options.cleanSession ? 0x02 : 0x00)));
     putU16(body, static_cast<std::size_t>(options.keepAlive.count()));
     putString(body, options.clientId);
+    if (login) {
+      putString(body, options.username);
+      putString(body, options.password);
+    }
     std::vector<std::uint8_t> packet{kConnect};
     putLength(packet, body.size());
     packet.insert(packet.end(), body.begin(), body.end());
@@ -266,8 +272,9 @@ struct SocketMqttClient::State {
     }
     if (ack[0] != kConnack || ack[1] != 2) return Error{"connect to " + options.brokerUri + ": not an MQTT broker"};
     if (ack[3] != 0) {
+      const auto reason = ecu::connackReason(ack[3]);
       return Error{"connect to " + options.brokerUri + ": refused by the broker (CONNACK code " +
-                   std::to_string(ack[3]) + ")"};
+                   std::to_string(ack[3]) + (reason.empty() ? "" : ": " + std::string(reason)) + ")"};
     }
     return {};
   }

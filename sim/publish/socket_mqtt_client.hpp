@@ -9,10 +9,12 @@
 // processes publish (docs/benchmarks.md). Here publish() only appends the encoded
 // PUBLISH to a buffer; a writer thread sends whatever has accumulated in one write.
 //
-// What it does not do: TLS (ssl:// is refused by create), QoS 2, subscriptions, offline
-// buffering, automatic reconnect. A lost connection fails every publish not yet
-// reported, and the client stays disconnected. Use PahoMqttClient for anything but
-// driving load into a local broker.
+// It logs in with MqttClientOptions' username and password when a username is given
+// (the shipped in-vehicle broker refuses anonymous clients). What it does not do: TLS
+// (ssl:// is refused by create), QoS 2, subscriptions, offline buffering, automatic
+// reconnect. A lost connection fails every publish not yet reported, and the client
+// stays disconnected. Use PahoMqttClient for anything but driving load into a local
+// broker.
 //
 // Contract as ecu::MqttClient (ecu/publish/mqtt_client.hpp), with these specifics:
 // - QoS 0: onDelivery(ok) once the publish was written to the socket (whole batches);

@@ -93,6 +93,30 @@ std::string readFile(const fs::path& p) {
   return ss.str();
 }
 
+// The config file's lines with the port of its one `listener PORT [ADDRESS]` line
+// replaced by `port`.
+Result<std::string> withListenerPort(const fs::path& file, std::uint16_t port) {
+  std::ifstream in(file);
+  if (!in) return Error{"cannot read the broker config " + file.string()};
+  std::string text;
+  int listeners = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string key, oldPort, rest;
+    words >> key >> oldPort;
+    if (key == "listener") {
+      ++listeners;
+      std::getline(words, rest);
+      line = "listener " + std::to_string(port) + rest;
+    }
+    text += line + "\n";
+  }
+  if (listeners != 1) {
+    return Error{file.string() + ": expected one listener line, found " + std::to_string(listeners)};
+  }
+  return text;
+}
+
 // glibc 2.36's <sys/pidfd.h> lacks extern "C", so C++ cannot link its wrapper.
 int openPidfd(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -142,25 +166,36 @@ Status MosquittoBroker::launch(std::uint16_t port, Clock::time_point deadline, b
   const auto out = dir_ / "mosquitto.out";
   std::error_code ec;
   fs::remove(log, ec);  // each attempt starts a clean log, so logTail() shows this one
+  std::string ownConfig;
+  if (!options_.configFile.empty()) {
+    auto rewritten = withListenerPort(options_.configFile, port);
+    if (!rewritten) return rewritten.error();
+    ownConfig = std::move(rewritten).value();
+  }
   {
     std::ofstream c(conf);
-    c << "listener " << port << " 127.0.0.1\n"
-      << "allow_anonymous true\n"
-      << "log_dest file " << log.string() << "\n"
-      << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-      << "connection_messages true\n"
-      // Subscribers of large test runs may fall behind; the default queue (1000) would drop.
-      << "max_queued_messages 0\n";
-    if (options_.persistence) {
-      c << "persistence true\npersistence_location " << (dir_ / "").string() << "\n";
+    constexpr const char* kLogLines = "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n";
+    if (!options_.configFile.empty()) {
+      // Persistence and TLS are the config file's business.
+      c << ownConfig << "\n# appended by the test harness\nlog_dest file " << log.string() << "\n" << kLogLines;
     } else {
-      c << "persistence false\n";
-    }
-    if (const auto& tls = options_.tls) {
-      // Listener settings: they follow the listener line above.
-      c << "cafile " << tls->caFile.string() << "\ncertfile " << tls->certFile.string() << "\nkeyfile "
-        << tls->keyFile.string() << "\nrequire_certificate " << (tls->requireCertificate ? "true" : "false") << "\n";
-      if (!tls->tlsVersion.empty()) c << "tls_version " << tls->tlsVersion << "\n";
+      c << "listener " << port << " 127.0.0.1\n"
+        << "allow_anonymous true\n"
+        << "log_dest file " << log.string() << "\n"
+        << kLogLines << "connection_messages true\n"
+        // Subscribers of large test runs may fall behind; the default queue (1000) would drop.
+        << "max_queued_messages 0\n";
+      if (options_.persistence) {
+        c << "persistence true\npersistence_location " << (dir_ / "").string() << "\n";
+      } else {
+        c << "persistence false\n";
+      }
+      if (const auto& tls = options_.tls) {
+        // Listener settings: they follow the listener line above.
+        c << "cafile " << tls->caFile.string() << "\ncertfile " << tls->certFile.string() << "\nkeyfile "
+          << tls->keyFile.string() << "\nrequire_certificate " << (tls->requireCertificate ? "true" : "false") << "\n";
+        if (!tls->tlsVersion.empty()) c << "tls_version " << tls->tlsVersion << "\n";
+      }
     }
     // As root, Mosquitto would switch to user "mosquitto", which cannot write our directory.
     if (::geteuid() == 0) c << "user root\n";

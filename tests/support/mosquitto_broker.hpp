@@ -2,7 +2,8 @@
 // A real Mosquitto broker for end-to-end tests, on a loopback port of its own.
 //
 // start() writes a config into a fresh temporary directory (listener on 127.0.0.1,
-// anonymous access, no persistence unless asked, log to a file there), runs
+// anonymous access, no persistence unless asked, log to a file there), or takes the
+// lines of a config file of your own (MosquittoOptions::configFile), runs
 // `mosquitto -c` and returns once the broker accepts connections. A free port is
 // found by binding port 0 and releasing it; if Mosquitto loses the race for it, start
 // tries another. With a fixed port (a restart on the port of a stopped broker) it
@@ -42,6 +43,12 @@ struct MosquittoTls {
 
 struct MosquittoOptions {
   std::uint16_t port = 0;  // 0: any free loopback port
+  // A config of your own instead of the generated one (e.g. a shipped config, its paths
+  // rewritten to scratch copies). It must have exactly one `listener PORT [ADDRESS]` line
+  // and no TLS on it (uri() is tcp://): its PORT becomes the chosen port. The broker's
+  // own log lines are appended (for start() to see Mosquitto come up), then `user root`
+  // when run as root, then extraConfig. `persistence` and `tls` do not apply.
+  std::filesystem::path configFile{};
   bool persistence = false;
   std::chrono::milliseconds startTimeout{10'000};
   std::optional<MosquittoTls> tls{};       // the listener speaks TLS only (uri() is ssl://)

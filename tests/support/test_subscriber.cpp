@@ -38,7 +38,11 @@ Result<std::unique_ptr<TestSubscriber>> TestSubscriber::start(TestSubscriberOpti
     });
     mqtt::connect_options opts;
     opts.set_mqtt_version(MQTTVERSION_3_1_1);
-    opts.set_clean_session(true);
+    opts.set_clean_session(o.cleanSession);
+    if (!o.username.empty()) {
+      opts.set_user_name(o.username);
+      opts.set_password(o.password);
+    }
     opts.set_automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(2));
     opts.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(o.startTimeout));
     if (o.brokerUri.rfind("ssl://", 0) == 0) {

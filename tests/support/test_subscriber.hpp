@@ -3,8 +3,10 @@
 // Cordon's own MqttClient, so it checks that code rather than sharing its bugs) that
 // subscribes to one topic filter and collects what arrives.
 //
-// It reconnects on its own and subscribes again after every (re)connect, since its
-// clean session loses subscriptions with the connection. Messages are kept in arrival
+// It reconnects on its own and subscribes again after every (re)connect, since a clean
+// session loses subscriptions with the connection. With a persistent session
+// (cleanSession false) the broker keeps the subscription and queues QoS 1 messages
+// while the subscriber is away; a new TestSubscriber with the same client id receives them. Messages are kept in arrival
 // order in a bounded store: past `capacity` they are counted as overflow, not kept.
 //
 // Threads: Paho's threads only append under a lock and notify; every method may be
@@ -37,6 +39,9 @@ struct TestSubscriberOptions {
   // For ssl:// (server verification always on; certFile/keyFile for mutual TLS).
   ecu::TlsFiles tls{};
   int qos = 1;
+  std::string username{};  // empty: anonymous
+  std::string password{};
+  bool cleanSession = true;
   std::string clientId = "cordon-test-subscriber";  // unique per broker: give a second subscriber its own
   std::size_t capacity = 100'000;
   std::chrono::milliseconds startTimeout{10'000};

@@ -282,6 +282,28 @@ TEST(SimCli, ClearErrorsAndExitCodes) {
   EXPECT_EQ(runCommand(sim + " --scenario soak --mqtt-client socket --broker ssl://127.0.0.1:1 2>/dev/null"), 2);
   EXPECT_EQ(runCommand(sim + " --scenario soak --mqtt-client socket --qos 2 --broker tcp://127.0.0.1:1 2>/dev/null"),
             2);
+  // Logins: a user name and a password file go together; the file is private and not empty.
+  const auto dir = scratchDir("cli");
+  const auto secret = dir / "ecu.password";
+  std::ofstream(secret) << "s3cret\n";
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string broker = " --scenario soak --duration 1 --broker tcp://127.0.0.1:1";
+  EXPECT_EQ(runCommand(sim + broker + " --username ecu 2>/dev/null"), 2);
+  EXPECT_EQ(runCommand(sim + broker + " --password-file " + secret.string() + " 2>/dev/null"), 2);
+  EXPECT_EQ(runCommand(sim + broker + " --hmi-username hmi 2>/dev/null"), 2);
+  EXPECT_EQ(runCommand(sim + broker + " --username ecu --password-file " + (dir / "missing").string() + " 2>/dev/null"),
+            2);
+  EXPECT_EQ(runCommand(sim + broker + " --username ecu --password-file " + secret.string() + " 2>/dev/null"), 1)
+      << "a good login reaches the connect (and nothing listens on port 1)";
+  fs::permissions(secret, fs::perms::others_read, fs::perm_options::add);
+  EXPECT_EQ(runCommand(sim + broker + " --username ecu --password-file " + secret.string() + " 2>/dev/null"), 2)
+      << "a password file every user may read";
+  std::ofstream(dir / "empty.password");
+  fs::permissions(dir / "empty.password", fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(runCommand(sim + broker + " --username ecu --password-file " + (dir / "empty.password").string() +
+                       " 2>/dev/null"),
+            2);
+  fs::remove_all(dir);
   // Nothing listens on port 1.
   EXPECT_EQ(runCommand(sim + " --scenario soak --duration 1 --broker tcp://127.0.0.1:1 2>/dev/null"), 1);
   EXPECT_EQ(
