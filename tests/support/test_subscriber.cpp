@@ -113,6 +113,12 @@ std::vector<ReceivedMessage> TestSubscriber::messages() const {
   return messages_;
 }
 
+std::vector<ReceivedMessage> TestSubscriber::messages(std::size_t first) const {
+  std::lock_guard lock(mutex_);
+  if (first >= messages_.size()) return {};
+  return {messages_.begin() + static_cast<std::ptrdiff_t>(first), messages_.end()};
+}
+
 std::uint64_t TestSubscriber::overflowed() const {
   std::lock_guard lock(mutex_);
   return overflowed_;

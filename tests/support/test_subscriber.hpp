@@ -59,6 +59,9 @@ class TestSubscriber {
   // True once at least n messages have arrived; false at the deadline.
   bool waitForCount(std::size_t n, std::chrono::steady_clock::time_point deadline) const;
   std::vector<ReceivedMessage> messages() const;  // a copy, in arrival order
+  // A copy of the messages from the `first`-th on (0-based, in arrival order): for
+  // callers that poll a long stream without copying all of it each time.
+  std::vector<ReceivedMessage> messages(std::size_t first) const;
   std::uint64_t overflowed() const;
   // Subscriptions granted so far: 1 after start(), one more after each reconnect.
   std::uint64_t subscriptions() const;

@@ -1,0 +1,398 @@
+// Issue 8, end to end: every simulator scenario through the real cordon-gateway, in two
+// fleet states, judged by the independent leak checker and by completeness checks.
+//
+// Overseas (RULES.md, overseas column): nothing restricted reaches the overseas broker
+// in any place (topic, payload, client id) or encoding (one FlatBuffers and one JSON
+// endpoint on that broker); restricted = important + sensitive_pi + pi without a basis,
+// important + sensitive_pi under a PI basis (tests/golden/classification.csv). And what
+// the policy allows arrives: ordinary values exactly as sent, the vehicle id as the
+// keyed pseudonym computed here with OpenSSL (PI basis) or as neither VIN nor pseudonym
+// (no basis), and a generalised location cell on its schedule where a basis and the
+// driver's consent allow it, nowhere else.
+//
+// Domestic (RULES.md, domestic column), in the same runs: no cabin media or driver
+// monitoring without the consent for its purpose, no annotated image with its pixels
+// unmasked; the VIN and ordinary values arrive.
+//
+// A gateway that strips everything fails the completeness checks; one that passes
+// everything fails the leak checker.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "tests/e2e/gateway/gateway_run.hpp"
+#include "tests/e2e/gateway/received_frames.hpp"
+#include "tests/support/leak_checker.hpp"
+
+namespace cordon::test::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const fs::path kGoldenCsv = fs::path(CORDON_SOURCE_DIR) / "tests/golden/classification.csv";
+constexpr std::string_view kImagePath = "Cordon.Camera.Front.Image";
+constexpr std::int64_t kTimeCoarsenNs = 60'000'000'000;  // cn-auto-2026 settings.time_coarsen_s
+constexpr std::int64_t kLocationPeriodNs = 60'000'000'000;  // settings.location_period_s
+
+// Every scenario of `cordon-sim --list`, with a simulated length that keeps the suite
+// short but reaches what the scenario is for (the charging session starts at about
+// 750 s; fault-injection needs a minute for every kind of fault).
+const std::map<std::string, double>& scenarioDurations() {
+  static const std::map<std::string, double> durations = {
+      {"city-commute", 90}, {"highway", 90},         {"charging", 780}, {"adas-camera", 60},
+      {"multi-driver", 90}, {"fault-injection", 70}, {"soak", 30},
+  };
+  return durations;
+}
+
+// Ordinary signals the scenarios send (each scenario has some of them): what must arrive
+// overseas and at home exactly as sent.
+const std::vector<std::string> kOrdinaryPaths = {
+    "Vehicle.CurrentLocation.HorizontalAccuracy",
+    "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current",
+    "Vehicle.Powertrain.TractionBattery.CurrentVoltage",
+    "Vehicle.Chassis.Axle.Row1.Wheel.Left.Speed",
+};
+
+struct CsvRow {
+  std::string path, primary, consent, domestic, overseas;
+};
+
+std::vector<CsvRow> readClassification() {
+  std::vector<CsvRow> rows;
+  std::ifstream in(kGoldenCsv);
+  std::string line;
+  std::getline(in, line);  // header: path,id,primary,tags,context,rule,consent,domestic,overseas
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream cellStream(line);
+    for (std::string cell; std::getline(cellStream, cell, ',');) cells.push_back(cell);
+    if (cells.size() < 9) continue;
+    rows.push_back({cells[0], cells[2], cells[6], cells[7], cells[8]});
+  }
+  return rows;
+}
+
+// What the domestic endpoint must not get (RULES.md, domestic column): fields that need
+// a consent the run never gave, and the exterior image (which may arrive only with its
+// annotated regions masked; plain images are taken out of the truth it is judged on).
+std::set<std::string> domesticRestricted(const TruthFacts& facts) {
+  std::set<std::string> out;
+  for (const CsvRow& row : readClassification()) {
+    const bool needsConsent = row.domestic == "pass_with_consent" || row.domestic == "in_vehicle_unless_consent";
+    if (needsConsent && !facts.grantedPurposes.contains(row.consent)) out.insert(row.path);
+    if (row.domestic == "mask_regions") out.insert(row.path);
+  }
+  return out;
+}
+
+std::string describe(const std::vector<Finding>& findings, std::size_t atMost = 15) {
+  std::string out;
+  for (std::size_t i = 0; i < findings.size() && i < atMost; ++i) out += "  " + toString(findings[i]) + "\n";
+  if (findings.size() > atMost) out += "  ... and " + std::to_string(findings.size() - atMost) + " more\n";
+  return out;
+}
+
+std::string describe(const std::vector<std::string>& lines, std::size_t atMost = 15) {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size() && i < atMost; ++i) out += "  " + lines[i] + "\n";
+  if (lines.size() > atMost) out += "  ... and " + std::to_string(lines.size() - atMost) + " more\n";
+  return out;
+}
+
+std::string littleEndian(double v) {
+  const auto bits = std::bit_cast<std::uint64_t>(v);
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((bits >> (8 * i)) & 0xFF);
+  return out;
+}
+
+std::string shortest(double v) {
+  char buffer[40];
+  const auto r = std::to_chars(buffer, buffer + sizeof buffer, v);
+  return {buffer, r.ptr};
+}
+
+using Param = std::tuple<std::string, FleetState>;
+
+class GatewayLeakAndCompleteness : public ::testing::TestWithParam<Param> {};
+
+TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowedDomesticStaysInItsColumn) {
+  if (!GatewayRun::gatewayAvailable()) GTEST_SKIP() << "this build has no cordon-gateway";
+  const auto& [scenario, fleet] = GetParam();
+  const auto started = std::chrono::steady_clock::now();
+
+  GatewayRunOptions options;
+  options.fleet = fleet;
+  auto created = GatewayRun::create(options);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  GatewayRun& run = *created.value();
+
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  auto sim = run.runSim(scenario, scenarioDurations().at(scenario));
+  ASSERT_TRUE(sim.ok()) << sim.error().message;
+  auto drained = run.waitForDrain(sim.value());
+  ASSERT_TRUE(drained.ok()) << drained.error().message << "\ngateway log:\n" << run.gatewayLog();
+  const GatewayStatus& status = drained.value();
+  for (const auto& e : status.endpoints) {
+    const BrokerRole role = e.name == kDomesticName ? BrokerRole::Domestic : BrokerRole::Overseas;
+    std::string prefix(kDomesticPrefix);
+    for (const auto& o : options.overseas) {
+      if (o.name == e.name) prefix = o.topicPrefix;
+    }
+    EXPECT_TRUE(run.waitForDelivery(role, prefix, e.acked))
+        << e.name << ": the broker acknowledged " << e.acked << " frames the watcher did not all get";
+  }
+  EXPECT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+
+  auto facts = readTruthFacts(sim.value().truth);
+  ASSERT_TRUE(facts.ok()) << facts.error().message;
+  const SimRun& truth = sim.value();
+  RecordProperty("frames", std::to_string(truth.frames));
+  std::cout << "[ run      ] " << scenario << " / " << toString(fleet) << ": " << truth.frames << " frames, "
+            << truth.faults << " faults; gateway status " << status.text << "\n";
+
+  // ------------------------------------------------------------------ overseas
+  std::set<std::string> primaries = {"important", "sensitive_pi"};
+  if (fleet == FleetState::NoBasis) primaries.insert("pi");
+  auto restricted = pathsByPrimary(kGoldenCsv, primaries);
+  ASSERT_TRUE(restricted.ok()) << restricted.error().message;
+
+  const auto overseasMessages = run.captured(BrokerRole::Overseas);
+  const auto overseasClients = run.clientIds(BrokerRole::Overseas);
+  {
+    SCOPED_TRACE("overseas: leak checker over everything the overseas broker saw");
+    auto checker = LeakChecker::create({truth.truth}, restricted.value());
+    ASSERT_TRUE(checker.ok()) << checker.error().message;
+    for (const auto& m : overseasMessages) checker.value()->scan(m.topic, std::span<const std::uint8_t>(m.payload));
+    for (const auto& id : overseasClients) checker.value()->scanClientId(id);
+    const auto& counts = checker.value()->counts();
+    EXPECT_GT(counts.checked, 0U) << "the leak checker found no restricted value to look for";
+    EXPECT_TRUE(checker.value()->findings().empty())
+        << checker.value()->findings().size() << " restricted value(s) reached the overseas broker:\n"
+        << describe(checker.value()->findings());
+    std::cout << "[ overseas ] " << overseasMessages.size() << " messages, " << checker.value()->scannedBytes()
+              << " bytes, client ids:";
+    for (const auto& id : overseasClients) std::cout << ' ' << id;
+    std::cout << "; " << counts.checked << " restricted values checked (" << counts.notDistinctive
+              << " not distinctive, " << counts.allowedToo << " allowed too)\n";
+  }
+  const bool locationAllowed = fleet == FleetState::PiBasis && facts.value().grantedPurposes.contains("LocationExport") &&
+                               !facts.value().withdrawnPurposes.contains("LocationExport");
+  const std::string pseudonym = expectedPseudonym(run.pseudonymKey(), 1, "Vehicle.VehicleIdentification.VIN", kVin);
+
+  std::map<std::string, std::vector<ReceivedFrame>> overseasFrames;
+  for (const OverseasEndpoint& endpoint : options.overseas) {
+    SCOPED_TRACE("overseas endpoint " + endpoint.name + " (" + endpoint.encoding + ")");
+    const auto messages = run.captured(BrokerRole::Overseas, endpoint.topicPrefix);
+    const EndpointStatus* es = status.endpoint(endpoint.name);
+    ASSERT_NE(es, nullptr) << status.text;
+
+    // Completeness: the ordinary values arrive exactly as sent.
+    auto checker = LeakChecker::create({truth.truth}, restricted.value());
+    ASSERT_TRUE(checker.ok()) << checker.error().message;
+    std::size_t expected = 0;
+    for (const auto& path : kOrdinaryPaths) expected += checker.value()->expectTruthValues(path, 2);
+    EXPECT_GE(expected, 2U) << "the truth has too few distinctive ordinary values to expect";
+    if (fleet == FleetState::PiBasis) checker.value()->expectPresent("the vehicle id's pseudonym " + pseudonym, {pseudonym});
+    for (const auto& m : messages) checker.value()->scan(m.topic, std::span<const std::uint8_t>(m.payload));
+    EXPECT_TRUE(checker.value()->unmet().empty()) << "allowed values that never arrived:\n"
+                                                  << describe(checker.value()->unmet());
+
+    std::vector<std::string> errors;
+    auto frames = decodeFrames(messages, endpoint.topicPrefix, endpoint.encoding, errors);
+    EXPECT_TRUE(errors.empty()) << describe(errors);
+    EXPECT_FALSE(frames.empty()) << "no frame reached " << endpoint.name;
+    EXPECT_GE(frames.size(), es->acked) << "fewer frames than the broker acknowledged";
+
+    // The envelope (RULES.md, "The frame envelope is data too").
+    std::set<std::string> vehicleIds;
+    std::size_t misdatedFrames = 0;
+    for (const ReceivedFrame& f : frames) {
+      vehicleIds.insert(f.vehicleId);
+      if (f.captureNs % kTimeCoarsenNs != 0) ++misdatedFrames;
+    }
+    EXPECT_EQ(misdatedFrames, 0U) << "overseas capture times must be coarsened to the policy's 60 s";
+    EXPECT_FALSE(vehicleIds.contains(std::string(kVin))) << "the VIN is the vehicle id of an overseas frame";
+    if (fleet == FleetState::PiBasis) {
+      EXPECT_EQ(vehicleIds, std::set<std::string>{pseudonym})
+          << "under a PI basis every overseas frame carries the keyed pseudonym of the VIN";
+    } else {
+      EXPECT_FALSE(vehicleIds.contains(pseudonym)) << "without a PI basis the pseudonym (itself PI) went abroad";
+      if (frames.size() > 1) {
+        EXPECT_GT(vehicleIds.size(), 1U) << "without a PI basis the id must be random per upload, not one stable id";
+      }
+    }
+
+    // Location: a generalised cell on the fixed schedule where basis and consent allow
+    // it, nothing otherwise.
+    std::map<std::string, std::set<std::int64_t>> windowsByPath;
+    std::size_t cells = 0;
+    for (const ReceivedFrame& f : frames) {
+      for (const char* path : {"Vehicle.CurrentLocation.Latitude", "Cordon.CurrentLocation.GeoPoint",
+                               "Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Latitude",
+                               "Cordon.Navigation.Destination"}) {
+        const SignalValue* v = f.find(path);
+        if (v == nullptr) continue;
+        ++cells;
+        double lat = v->kind == SignalValue::Kind::Geo ? v->lat : v->real;
+        double lon = 0;
+        if (v->kind == SignalValue::Kind::Geo) {
+          lon = v->lon;
+        } else {
+          const std::string lonPath = std::string(path).substr(0, std::string(path).rfind('.')) + ".Longitude";
+          const SignalValue* l = f.find(lonPath);
+          EXPECT_NE(l, nullptr) << f.topic << ": a latitude without its longitude";
+          lon = l != nullptr ? l->real : 0;
+        }
+        EXPECT_TRUE(windowsByPath[path].insert(f.captureNs).second)
+            << f.topic << ": two cells of " << path << " in one window (capture " << f.captureNs << ")";
+        EXPECT_EQ(f.captureNs % kLocationPeriodNs, 0) << f.topic << ": a cell's time is not its window's start";
+        bool near = false, raw = false;
+        for (const TruthPosition& p : facts.value().positions) {
+          near = near || (std::abs(p.lat - lat) < 0.006 && std::abs(p.lon - lon) < 0.008);
+          raw = raw || (std::abs(p.lat - lat) < 1e-4 && std::abs(p.lon - lon) < 1e-4);
+        }
+        EXPECT_TRUE(near) << f.topic << ": " << path << " " << lat << "," << lon << " is no cell of the route";
+        EXPECT_FALSE(raw) << f.topic << ": " << path << " " << lat << "," << lon
+                          << " is within 11 m of a true position: not generalised";
+      }
+    }
+    if (locationAllowed) {
+      EXPECT_GT(cells, 0U) << "a PI basis and the driver's LocationExport consent: a generalised cell must arrive";
+    } else {
+      EXPECT_EQ(cells, 0U) << "a location went abroad without a basis and consent for it";
+    }
+    std::cout << "[ overseas ] " << endpoint.name << ": " << frames.size() << " frames, " << cells
+              << " location cells, " << vehicleIds.size() << " vehicle id(s); acked " << es->acked << "\n";
+    overseasFrames[endpoint.name] = std::move(frames);
+  }
+
+  // Both encodings carry the same frames with the same fields.
+  if (options.overseas.size() == 2) {
+    using Key = std::tuple<std::string, std::uint64_t, std::uint64_t>;
+    std::array<std::map<Key, std::set<std::string>>, 2> fieldsByFrame;
+    for (std::size_t i = 0; i < 2; ++i) {
+      for (const ReceivedFrame& f : overseasFrames[options.overseas[i].name]) {
+        auto& paths = fieldsByFrame[i][{f.source, f.bootEpoch, f.counter}];
+        for (const auto& [path, value] : f.signals) paths.insert(path);
+      }
+    }
+    EXPECT_EQ(fieldsByFrame[0].size(), fieldsByFrame[1].size()) << "the two encodings got different frames";
+    std::size_t differing = 0;
+    for (const auto& [key, paths] : fieldsByFrame[0]) {
+      const auto other = fieldsByFrame[1].find(key);
+      if (other == fieldsByFrame[1].end() || other->second != paths) ++differing;
+    }
+    EXPECT_EQ(differing, 0U) << "frames whose fields differ between the FlatBuffers and the JSON endpoint";
+  }
+
+  // ------------------------------------------------------------------ domestic
+  {
+    SCOPED_TRACE("domestic");
+    const auto domesticRestrictedPaths = domesticRestricted(facts.value());
+    const fs::path domesticTruth = run.dir() / "domestic-truth.jsonl";
+    ASSERT_TRUE(writeTruthWithoutPlainImages(truth.truth, domesticTruth, kImagePath).ok());
+    auto checker = LeakChecker::create({domesticTruth}, domesticRestrictedPaths);
+    ASSERT_TRUE(checker.ok()) << checker.error().message;
+    std::size_t expected = checker.value()->expectTruthValues("Vehicle.VehicleIdentification.VIN", 1);
+    for (const auto& path : kOrdinaryPaths) expected += checker.value()->expectTruthValues(path, 2);
+    EXPECT_GE(expected, 3U);
+    // The position passes at home (outside sensitive areas): some true latitude arrives.
+    std::vector<std::string> latitudes;
+    for (const TruthPosition& p : facts.value().positions) {
+      latitudes.push_back(littleEndian(p.lat));
+      latitudes.push_back(shortest(p.lat));
+    }
+    if (!latitudes.empty()) checker.value()->expectPresent("a true latitude", latitudes);
+
+    const auto messages = run.captured(BrokerRole::Domestic);
+    for (const auto& m : messages) checker.value()->scan(m.topic, std::span<const std::uint8_t>(m.payload));
+    for (const auto& id : run.clientIds(BrokerRole::Domestic)) checker.value()->scanClientId(id);
+    EXPECT_TRUE(checker.value()->findings().empty())
+        << checker.value()->findings().size() << " value(s) reached the domestic broker that the domestic column "
+        << "keeps in the vehicle (consents given: " << facts.value().grantedPurposes.size() << "):\n"
+        << describe(checker.value()->findings());
+    EXPECT_TRUE(checker.value()->unmet().empty()) << "allowed values that never arrived at home:\n"
+                                                  << describe(checker.value()->unmet());
+
+    // Annotated images arrive masked: every pixel of every region's box overwritten
+    // with one value, and the pixels as a whole unlike the original's.
+    std::vector<std::string> errors;
+    const auto frames = decodeFrames(messages, kDomesticPrefix, "flatbuffers", errors);
+    EXPECT_TRUE(errors.empty()) << describe(errors);
+    std::size_t masked = 0, unmasked = 0;
+    for (const ReceivedFrame& f : frames) {
+      const SignalValue* image = f.find(kImagePath);
+      if (image == nullptr || image->kind != SignalValue::Kind::Image || image->regions.empty()) continue;
+      const auto original = facts.value().annotatedImages.find({f.source, f.bootEpoch, f.counter});
+      const bool sameAsSent = original != facts.value().annotatedImages.end() && original->second == sha256Hex(image->text);
+      bool boxesBlank = true;
+      for (const PixelBox& box : image->regions) {
+        std::set<unsigned char> values;
+        for (int y = box.y; y < std::min(box.y + box.height, image->height); ++y) {
+          for (int x = box.x; x < std::min(box.x + box.width, image->width); ++x) {
+            for (int c = 0; c < image->bytesPerPixel; ++c) {
+              const auto at = static_cast<std::size_t>((y * image->width + x) * image->bytesPerPixel + c);
+              if (at < image->text.size()) values.insert(static_cast<unsigned char>(image->text[at]));
+            }
+          }
+        }
+        boxesBlank = boxesBlank && values.size() <= 1;
+      }
+      ++(boxesBlank && !sameAsSent ? masked : unmasked);
+    }
+    EXPECT_EQ(unmasked, 0U) << "annotated images reached the domestic broker with a region not masked";
+    if (!facts.value().annotatedImages.empty()) {
+      EXPECT_GT(masked, 0U) << "the scenario's annotated images never arrived at home, masked";
+    }
+    std::cout << "[ domestic ] " << frames.size() << " frames, " << masked << " masked images, "
+              << domesticRestrictedPaths.size() << " restricted paths; checked "
+              << checker.value()->counts().checked << " values\n";
+  }
+  std::cout << "[ time     ] "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+            << " ms (sim " << std::chrono::duration_cast<std::chrono::milliseconds>(truth.wall).count() << " ms)\n";
+}
+
+std::vector<Param> allRuns() {
+  std::vector<Param> out;
+  for (const auto& [scenario, duration] : scenarioDurations()) {
+    for (FleetState fleet : {FleetState::NoBasis, FleetState::PiBasis}) out.emplace_back(scenario, fleet);
+  }
+  return out;
+}
+
+std::string runName(const ::testing::TestParamInfo<Param>& info) {
+  std::string name = std::get<0>(info.param) + "_" + std::string(toString(std::get<1>(info.param)));
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryScenario, GatewayLeakAndCompleteness, ::testing::ValuesIn(allRuns()), runName);
+
+// The table above must name every scenario the simulator has.
+TEST(GatewayScenarioTable, CoversEveryScenarioOfTheSimulator) {
+  const ToolRun list = runTool(GatewayRun::simBinary(), {"--list"});
+  ASSERT_EQ(list.exit, 0) << list;
+  std::set<std::string> listed;
+  std::istringstream lines(list.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line[0] != ' ') listed.insert(line.substr(0, line.find(' ')));
+  }
+  std::set<std::string> tested;
+  for (const auto& [name, duration] : scenarioDurations()) tested.insert(name);
+  EXPECT_EQ(listed, tested) << list.out;
+}
+
+}  // namespace
+}  // namespace cordon::test::e2e
