@@ -460,6 +460,19 @@ Status AuditLog::prune(std::uint64_t firstSeq) {
   if (!endpointRows) return endpointRows.error();
   range.patternsDigest = indexDigest(patternRows.value());
   range.endpointsDigest = indexDigest(endpointRows.value());
+  // The newest earlier prune inside this segment goes with it; this record takes over
+  // what it accounted for (see PrunedRange::coversFrom).
+  range.coversFrom = firstSeq;
+  auto inner = db_.prepare("SELECT body FROM audit_records WHERE kind = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1");
+  if (!inner) return inner.error();
+  inner->bind(1, static_cast<std::int64_t>(RecordKind::Pruned)).bind(2, static_cast<std::int64_t>(range.lastSeq));
+  auto innerRow = inner->step();
+  if (!innerRow) return innerRow.error();
+  if (innerRow.value()) {
+    auto earlier = PrunedRange::decode(inner->blob(0));
+    if (!earlier) return Error{"audit: " + earlier.error().message};
+    range.coversFrom = earlier->coversFrom;
+  }
 
   for (const char* sql : {"DELETE FROM audit_records WHERE seq <= ?1", "DELETE FROM audit_signatures WHERE seq <= ?1",
                           "DELETE FROM audit_segments WHERE last_seq <= ?1"}) {

@@ -202,6 +202,7 @@ std::vector<std::uint8_t> PrunedRange::encode() const {
   w.raw(patternsDigest);
   w.varint(endpointsDefined);
   w.raw(endpointsDigest);
+  w.varint(coversFrom);
   return w.take();
 }
 
@@ -215,7 +216,10 @@ Result<PrunedRange> PrunedRange::decode(std::span<const std::uint8_t> bytes) {
   auto patterns = r.varint();
   if (!receipt || !patterns || !readLink(r, p.patternsDigest)) return Error{"malformed pruned record"};
   auto endpoints = r.varint();
-  if (!endpoints || !readLink(r, p.endpointsDigest) || !r.done()) return Error{"malformed pruned record"};
+  if (!endpoints || !readLink(r, p.endpointsDigest)) return Error{"malformed pruned record"};
+  auto coversFrom = r.varint();
+  if (!coversFrom || *coversFrom == 0 || *coversFrom > *first || !r.done()) return Error{"malformed pruned record"};
+  p.coversFrom = *coversFrom;
   p.firstSeq = *first;
   p.lastSeq = *last;
   p.receipt = copy(*receipt);

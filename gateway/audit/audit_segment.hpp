@@ -85,6 +85,11 @@ struct PrunedRange {
   Link patternsDigest{};              // indexDigest of audit_patterns rows with id <= patternsThrough
   std::uint64_t endpointsDefined = 0; // endpoint indices 0 .. endpointsDefined - 1 defined at or before lastSeq
   Link endpointsDigest{};             // indexDigest of audit_endpoints rows with idx < endpointsDefined
+  // The first record this prune vouches for: firstSeq, or, when the pruned segment held the
+  // Pruned record of an earlier range, that record's coversFrom. The archive receipted the
+  // segment with that record in it, so after any number of rotations the one remaining
+  // Pruned record still accounts for everything from record 1.
+  std::uint64_t coversFrom = 0;
 
   std::vector<std::uint8_t> encode() const;
   static Result<PrunedRange> decode(std::span<const std::uint8_t> bytes);

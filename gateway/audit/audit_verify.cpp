@@ -75,10 +75,13 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
   }
   for (std::size_t i = 0; i < prunes.size(); ++i) {
     const PrunedRange& p = prunes[i];
+    // The oldest remaining prune must account for everything from record 1 (through the
+    // earlier prunes its receipted segment held); later ones follow on without a gap.
     const std::uint64_t expectedFirst = i == 0 ? 1 : prunes[i - 1].lastSeq + 1;
-    if (p.firstSeq != expectedFirst) {
+    const std::uint64_t accountedFrom = i == 0 ? p.coversFrom : p.firstSeq;
+    if (accountedFrom != expectedFirst) {
       return bad(report, expectedFirst, "pruned ranges do not follow each other: records " + std::to_string(expectedFirst) +
-                                            " to " + std::to_string(p.firstSeq - 1) + " vanished without a receipt");
+                                            " to " + std::to_string(accountedFrom - 1) + " vanished without a receipt");
     }
     auto receipt = Receipt::decode(p.receipt);
     if (!receipt || receipt->firstSeq != p.firstSeq || receipt->lastSeq != p.lastSeq || receipt->lastLink != p.lastLink) {

@@ -5,9 +5,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <stop_token>
+#include <thread>
 
 #include "ecu/frame/frame_verifier.hpp"
 #include "ecu/registry/registry.hpp"
@@ -192,6 +196,13 @@ struct Gateway::Impl {
                 pruned = 0;
   audit::AuditLog::Backlog backlog;
 
+  // Connects `receipts` off the loop (a TLS connect takes seconds, and the domestic broker
+  // may be down for long): retries with backoff until it is in or the gateway stops.
+  // Declared last: joined before anything it uses is destroyed.
+  std::mutex receiptsConnectorMutex;
+  std::condition_variable_any receiptsConnectorWake;
+  std::jthread receiptsConnector;
+
   std::int64_t nowNs() {
     latestNs = std::max(latestNs, wallClockNs());
     return latestNs;
@@ -205,6 +216,7 @@ struct Gateway::Impl {
 
   // --- the loop ---
   void startIngest();
+  void startReceipts();
   void wakeIngest();
   void wakeUplinks();
   void onIngest();
@@ -421,13 +433,7 @@ int Gateway::run() {
     log(LogLevel::Warn, "status: " + s.message() + " (reconnecting)");
   }
   g.startIngest();
-  if (g.receipts) {
-    // Receipts are a convenience for rotation; the domestic broker being down at start
-    // must not stop the gateway. Paho keeps reconnecting once it connected once.
-    if (Status s = g.receipts->start(steady_clock::now() + std::chrono::seconds{2}); !s) {
-      log(LogLevel::Warn, "receipts: " + s.message() + " (segments are sent again until receipted)");
-    }
-  }
+  g.startReceipts();
   g.schedule(g.commitTimer, g.config.outbox.commitInterval, &Impl::commit);
   g.schedule(g.signTimer, g.config.audit.signInterval, &Impl::markSignDue);
   g.schedule(g.sealTimer, g.config.audit.sealInterval, &Impl::sealAndPublish);
@@ -452,7 +458,7 @@ void Gateway::Impl::schedule(asio::steady_timer& timer, steady_clock::duration e
 void Gateway::Impl::startIngest() {
   if (draining) return;
   if (Status s = ingest->start(steady_clock::now() + std::chrono::seconds{3}); !s) {
-    log(LogLevel::Warn, s.message() + " (retrying in 2 s)");
+    log(LogLevel::Warn, "ingest: " + s.message() + " (retrying in 2 s)");
     ingestRetryTimer.expires_after(std::chrono::seconds{2});
     ingestRetryTimer.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) startIngest();
@@ -460,6 +466,28 @@ void Gateway::Impl::startIngest() {
     return;
   }
   log(LogLevel::Info, "ingest: subscribed at " + config.ingest.uri.text);
+}
+
+// Receipts only let the vehicle rotate out what the archive holds; the domestic broker
+// being down must neither stop the gateway nor stall its loop. After the first connect,
+// Paho reconnects on its own and the persistent session keeps the subscription.
+void Gateway::Impl::startReceipts() {
+  if (!receipts) return;
+  receiptsConnector = std::jthread([this](std::stop_token stop) {
+    auto wait = std::chrono::seconds{2};
+    while (!stop.stop_requested()) {
+      const Status s = receipts->start(steady_clock::now() + std::chrono::seconds{10});
+      if (s) {
+        log(LogLevel::Info, "receipts: subscribed at " + endpoints[*domestic].config.uri.text);
+        return;
+      }
+      log(LogLevel::Warn, "receipts: " + s.message() + " (retrying in " + std::to_string(wait.count()) +
+                              " s; segments are sent again until receipted)");
+      std::unique_lock lock(receiptsConnectorMutex);
+      if (receiptsConnectorWake.wait_for(lock, stop, wait, [] { return false; })) return;
+      wait = std::min(wait * 2, std::chrono::seconds{60});
+    }
+  });
 }
 
 void Gateway::Impl::wakeIngest() {
@@ -946,7 +974,11 @@ void Gateway::Impl::finishDrain(steady_clock::time_point deadline) {
   commit();
   state = "stopped";
   publishStatus();
-  if (receipts) receipts->stop(steady_clock::now() + std::chrono::seconds{1});
+  if (receipts) {
+    receiptsConnector.request_stop();
+    if (receiptsConnector.joinable()) receiptsConnector.join();
+    receipts->stop(steady_clock::now() + std::chrono::seconds{1});
+  }
   (void)statusClient->disconnect(steady_clock::now() + std::chrono::seconds{2});
   log(LogLevel::Info, "stopped: " + std::to_string(frames) + " frame(s) in, " + std::to_string(commits) +
                           " commit(s); final status " + statusJson());

@@ -52,11 +52,11 @@ Ingest::~Ingest() {
 
 Status Ingest::start(ecu::Deadline deadline) {
   if (Status s = client_->connect(deadline); !s) {
-    return Error{"ingest broker " + config_.uri.text + ": " + s.message()};
+    return Error{"broker " + config_.uri.text + ": " + s.message()};
   }
   for (const std::string& topic : config_.topics) {
     if (Status s = client_->subscribe(topic, config::IngestConfig::kQos, deadline); !s) {
-      return Error{"ingest broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
+      return Error{"broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
     }
   }
   return {};

@@ -174,6 +174,32 @@ TEST_F(AuditSegmentTest, APrunedLogVerifiesAgainstTheArchiveAnchors) {
   EXPECT_EQ(log_->headSeq(), head);
 }
 
+// The second segment holds the first prune's record; pruning it leaves one Pruned record
+// that still accounts for everything from record 1 (found by the demo, where the gateway
+// rotates every few seconds).
+TEST_F(AuditSegmentTest, RotatingAgainAndAgainKeepsOnePrunedRecordThatCoversFromRecordOne) {
+  std::uint64_t lastPruned = 0;
+  for (int round = 0; round < 3; ++round) {
+    const Segment segment = sealAndExport();
+    const auto receipt = archive_->receiveSegment(segment.encode());
+    ASSERT_TRUE(receipt.ok()) << receipt.error().message;
+    ASSERT_TRUE(acceptAndPrune(receipt.value()).ok());
+    lastPruned = segment.lastSeq();
+    writeMore(2);
+  }
+  auto pruned = db_->prepare("SELECT body FROM audit_records WHERE kind = " +
+                             std::to_string(static_cast<int>(RecordKind::Pruned)))
+                    .value();
+  ASSERT_TRUE(pruned.step().value());
+  const auto range = PrunedRange::decode(pruned.blob(0)).value();
+  EXPECT_FALSE(pruned.step().value()) << "the earlier Pruned records went with their segments";
+  EXPECT_EQ(range.coversFrom, 1u);
+  EXPECT_EQ(range.lastSeq, lastPruned);
+  const VerifyReport report = verifyWithArchive(archiveAnchors());
+  EXPECT_TRUE(report.intact) << report.problem;
+  EXPECT_EQ(report.prunedThrough, lastPruned);
+}
+
 TEST_F(AuditSegmentTest, TamperingAfterAPruneIsStillCaught) {
   const Segment first = sealAndExport();
   ASSERT_TRUE(acceptAndPrune(archive_->receiveSegment(first.encode()).value()).ok());

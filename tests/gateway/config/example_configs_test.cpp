@@ -42,6 +42,8 @@ TEST(ExampleConfigs, DemoLoadsWithItsFilesAndPassesTheVehicleDirectProfileOnly) 
   std::filesystem::rename(files / "certs/cn-cloud-client.key", files / "keys/cn-cloud-client.key");
   files.write("policy/cn-auto-2026.cpb", "bundle");
   files.write("policy/policy-signing.pub.pem", "public key");
+  files.secret("secrets/cordon-gateway.password");
+  files.write("keys/archive.pub.pem", "public key");
   const auto text = policy::readTextFile(kExamples / "demo.json");
   ASSERT_TRUE(text.ok());
   const auto file = files.write("demo.json", text.value());
