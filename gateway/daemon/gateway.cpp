@@ -887,7 +887,8 @@ std::string Gateway::Impl::statusJson() const {
                     {"refused", refusedReloads}};
   root["ingest"] = {{"connected", ingest->connected()}, {"frames", frames},     {"events", events},
                     {"rejected", rejected},             {"gaps", gapCount},     {"missing", missing},
-                    {"duplicates", duplicates}};
+                    {"duplicates", duplicates},
+                    {"queue_over_limit", ingest->overLimit()}};
   root["commits"] = commits;
   root["commit_failures"] = commitFailures;
   root["audit"] = {{"head", auditLog->headSeq()},

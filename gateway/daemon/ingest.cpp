@@ -85,13 +85,20 @@ void Ingest::take(std::vector<IngestMessage>& out, std::size_t max) {
 
 void Ingest::onDelivery(std::uint64_t, const Status&) {}
 
+std::uint64_t Ingest::overLimit() const {
+  std::lock_guard lock(mutex_);
+  return overLimit_;
+}
+
 void Ingest::onMessage(std::string_view topic, std::span<const std::uint8_t> payload) {
   bool wasEmpty = false;
   {
     std::unique_lock lock(mutex_);
     // Back-pressure: the broker keeps what we do not take (see the header).
-    room_.wait(lock, [this] { return closing_ || unbounded_ || queue_.size() < kQueueLimit; });
+    const bool room =
+        room_.wait_for(lock, kRoomWait, [this] { return closing_ || unbounded_ || queue_.size() < kQueueLimit; });
     if (closing_) return;  // destruction: an audited sequence gap at the next start
+    if (!room) ++overLimit_;
     wasEmpty = queue_.empty();
     queue_.push_back({std::string(topic), std::vector<std::uint8_t>(payload.begin(), payload.end())});
   }

@@ -5,11 +5,16 @@
 // Paho acknowledges a QoS 1 message to the broker when the arrival handler returns, so
 // a message handed over here is gone from the broker before the gateway has committed
 // it: that is the ingest loss window, bounded by the commit interval (docs/architecture.md,
-// "Ingest"). Messages wait in a bounded queue for the event loop. When the queue is full
-// the arrival handler waits for room: the broker then holds the rest (its in-flight
-// window stays full), which is back-pressure, not loss.
+// "Ingest"). Messages wait in a queue for the event loop. When it holds kQueueLimit the
+// arrival handler waits for room, up to kRoomWait: meanwhile the broker holds the rest
+// (back-pressure, not loss). It never waits longer, because Paho calls it holding a lock
+// that every Paho call needs, shared by all clients of the process: the event loop,
+// blocked in an uplink's publish, would never come to take() (a deadlock, seen with the
+// charging scenario at full speed). After kRoomWait the message goes in over the limit,
+// counted in overLimit(); the loop drains the queue as soon as its publish returns.
 //
 // Threads: arrivals come on Paho's thread; take() and the rest are for the event loop.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -34,6 +39,7 @@ struct IngestMessage {
 class Ingest final : private ecu::MqttHandler {
  public:
   static constexpr std::size_t kQueueLimit = 4096;
+  static constexpr std::chrono::milliseconds kRoomWait{50};
 
   // `wake` is called (on Paho's thread) when the queue goes from empty to not empty.
   static Result<std::unique_ptr<Ingest>> create(const config::IngestConfig& config, std::function<void()> wake);
@@ -49,6 +55,8 @@ class Ingest final : private ecu::MqttHandler {
   void take(std::vector<IngestMessage>& out, std::size_t max);
 
   bool connected() const { return client_ && client_->connected(); }
+  // Messages taken in beyond kQueueLimit after waiting kRoomWait for room.
+  std::uint64_t overLimit() const;
   ecu::MqttClient& client() { return *client_; }
 
  private:
@@ -60,11 +68,12 @@ class Ingest final : private ecu::MqttHandler {
   config::IngestConfig config_;
   std::function<void()> wake_;
   std::unique_ptr<ecu::MqttClient> client_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable room_;
   std::deque<IngestMessage> queue_;
   bool unbounded_ = false;  // stop(): no back-pressure any more
   bool closing_ = false;    // destruction: nothing is taken any more
+  std::uint64_t overLimit_ = 0;
 };
 
 // The password file's first line.

@@ -122,6 +122,26 @@ std::string shortest(double v) {
   return {buffer, r.ptr};
 }
 
+// The payload with the pixel bytes of its image zeroed. Camera pixels are tens of kB of
+// noise: 4 of their bytes equal the float32 of some restricted value by chance (seen: a
+// driver-attention probability inside an exterior image), and they are judged on their
+// own below (masked regions, digest unlike the original's).
+std::vector<std::uint8_t> withoutImagePixels(const ReceivedMessage& message) {
+  std::vector<std::uint8_t> payload = message.payload;
+  std::vector<std::string> errors;
+  for (const ReceivedFrame& f : decodeFrames({message}, kDomesticPrefix, "flatbuffers", errors)) {
+    for (const auto& [path, value] : f.signals) {
+      if (value.kind != SignalValue::Kind::Image || value.text.size() < 64) continue;
+      const std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
+      const auto at = bytes.find(value.text);
+      if (at != std::string_view::npos) {
+        std::fill_n(payload.begin() + static_cast<std::ptrdiff_t>(at), value.text.size(), std::uint8_t{0});
+      }
+    }
+  }
+  return payload;
+}
+
 using Param = std::tuple<std::string, FleetState>;
 
 class GatewayLeakAndCompleteness : public ::testing::TestWithParam<Param> {};
@@ -258,11 +278,13 @@ TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowed
             << f.topic << ": two cells of " << path << " in one window (capture " << f.captureNs << ")";
         EXPECT_EQ(f.captureNs % kLocationPeriodNs, 0) << f.topic << ": a cell's time is not its window's start";
         bool near = false, raw = false;
-        for (const TruthPosition& p : facts.value().positions) {
+        const bool destination = std::string_view(path).find("Destination") != std::string_view::npos;
+        for (const TruthPosition& p : destination ? facts.value().destinations : facts.value().positions) {
           near = near || (std::abs(p.lat - lat) < 0.006 && std::abs(p.lon - lon) < 0.008);
           raw = raw || (std::abs(p.lat - lat) < 1e-4 && std::abs(p.lon - lon) < 1e-4);
         }
-        EXPECT_TRUE(near) << f.topic << ": " << path << " " << lat << "," << lon << " is no cell of the route";
+        EXPECT_TRUE(near) << f.topic << ": " << path << " " << lat << "," << lon << " is no cell of the "
+                          << (destination ? "destinations set" : "route");
         EXPECT_FALSE(raw) << f.topic << ": " << path << " " << lat << "," << lon
                           << " is within 11 m of a true position: not generalised";
       }
@@ -316,7 +338,10 @@ TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowed
     if (!latitudes.empty()) checker.value()->expectPresent("a true latitude", latitudes);
 
     const auto messages = run.captured(BrokerRole::Domestic);
-    for (const auto& m : messages) checker.value()->scan(m.topic, std::span<const std::uint8_t>(m.payload));
+    for (const auto& m : messages) {
+      const auto payload = withoutImagePixels(m);
+      checker.value()->scan(m.topic, std::span<const std::uint8_t>(payload));
+    }
     for (const auto& id : run.clientIds(BrokerRole::Domestic)) checker.value()->scanClientId(id);
     EXPECT_TRUE(checker.value()->findings().empty())
         << checker.value()->findings().size() << " value(s) reached the domestic broker that the domestic column "

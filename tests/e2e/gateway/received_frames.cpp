@@ -317,6 +317,15 @@ Result<TruthFacts> readTruthFacts(const std::filesystem::path& truth) {
       facts.positions.push_back(
           {capture, p->as_object().at("lat").to_number<double>(), p->as_object().at("lon").to_number<double>()});
     }
+    const auto* destLat = signals.if_contains("Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Latitude");
+    const auto* destLon = signals.if_contains("Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Longitude");
+    if (destLat != nullptr && destLon != nullptr) {
+      facts.destinations.push_back({capture, destLat->to_number<double>(), destLon->to_number<double>()});
+    }
+    if (const auto* d = signals.if_contains("Cordon.Navigation.Destination"); d != nullptr && d->is_object()) {
+      facts.destinations.push_back(
+          {capture, d->as_object().at("lat").to_number<double>(), d->as_object().at("lon").to_number<double>()});
+    }
     if (const auto* image = signals.if_contains("Cordon.Camera.Front.Image"); image != nullptr && image->is_object()) {
       const json::object& i = image->as_object();
       const auto* regions = i.if_contains("regions");

@@ -74,6 +74,9 @@ struct TruthPosition {
 
 struct TruthFacts {
   std::vector<TruthPosition> positions;  // every Vehicle.CurrentLocation lat/lon pair and GeoPoint
+  // Every navigation destination set (DestinationSet lat/lon pairs, Cordon.Navigation.Destination):
+  // a destination's cell lies near the destination, not near the route.
+  std::vector<TruthPosition> destinations;
   std::set<std::string> grantedPurposes; // consent purposes granted at some point of the run
   std::set<std::string> withdrawnPurposes;
   std::size_t driverChanges = 0;
