@@ -629,11 +629,16 @@ void Gateway::Impl::commit() {
   if (!written) {
     // Rolled back: the audit log and the outbox forget what they cached of it.
     ++commitFailures;
-    log(LogLevel::Error, "commit failed, batch lost (its frames will show as a gap): " + written.message());
+    log(LogLevel::Error, "commit failed, batch lost (its frames will be audited as a sequence gap): " +
+                             written.message());
     (void)auditLog->resync();
     (void)box->resync();
     for (Endpoint& e : endpoints) e.staged.clear();
     (void)batch->take();
+    // Back to the last committed sequence state: when the sources are heard again, the
+    // frames of the lost batch lie between it and the next counter, an audited gap.
+    sources.clear();
+    if (Status s = openSources(); !s) log(LogLevel::Error, "commit: reloading the sequence state: " + s.message());
     return;
   }
   ++commits;
