@@ -89,8 +89,9 @@ void Ingest::onMessage(std::string_view topic, std::span<const std::uint8_t> pay
   bool wasEmpty = false;
   {
     std::unique_lock lock(mutex_);
-    // Back-pressure: the broker keeps what we do not take (see the header).
-    room_.wait(lock, [this] { return closing_ || unbounded_ || queue_.size() < kQueueLimit; });
+    // Back-pressure: the broker keeps what we do not take, but never for longer than
+    // kRoomWait: we hold Paho's lock here (see the header).
+    room_.wait_for(lock, kRoomWait, [this] { return closing_ || unbounded_ || queue_.size() < kQueueLimit; });
     if (closing_) return;  // destruction: an audited sequence gap at the next start
     wasEmpty = queue_.empty();
     queue_.push_back({std::string(topic), std::vector<std::uint8_t>(payload.begin(), payload.end())});

@@ -7,9 +7,15 @@
 // it: that is the ingest loss window, bounded by the commit interval (docs/architecture.md,
 // "Ingest"). Messages wait in a bounded queue for the event loop. When the queue is full
 // the arrival handler waits for room: the broker then holds the rest (its in-flight
-// window stays full), which is back-pressure, not loss.
+// window stays full), which is back-pressure, not loss. It waits at most kRoomWait and
+// then queues the message over the limit: Paho calls the handler holding its
+// library-wide lock, which the event loop needs for every publish, so a loop about to
+// publish cannot drain the queue until the handler returns (an unbounded wait deadlocked
+// the gateway, tests/e2e/gateway/fault_test.cpp). The queue therefore exceeds the limit
+// only by about one message per kRoomWait the loop spends waiting for that lock.
 //
 // Threads: arrivals come on Paho's thread; take() and the rest are for the event loop.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -34,6 +40,7 @@ struct IngestMessage {
 class Ingest final : private ecu::MqttHandler {
  public:
   static constexpr std::size_t kQueueLimit = 4096;
+  static constexpr std::chrono::milliseconds kRoomWait{20};
 
   // `wake` is called (on Paho's thread) when the queue goes from empty to not empty.
   static Result<std::unique_ptr<Ingest>> create(const config::IngestConfig& config, std::function<void()> wake);
