@@ -718,8 +718,11 @@ void Gateway::Impl::pollUplinks() {
       if ((c.outboxId & kAuditUploadBit) != 0) continue;  // audit uploads: resent until receipted
       e.inFlight.erase(c.outboxId);
       if (c.outcome) {
+        // An entry evicted while in flight is already counted as evicted; its late
+        // acknowledgement changes nothing in the outbox and must not count again.
+        const std::uint64_t before = box->counts(e.auditIndex).entries;
         box->acknowledged(c.outboxId);
-        ++e.acked;
+        if (box->counts(e.auditIndex).entries < before) ++e.acked;
       } else {
         // Sent again from the outbox, from this id on.
         e.cursor = std::min(e.cursor, c.outboxId - 1);

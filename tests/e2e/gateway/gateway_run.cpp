@@ -143,10 +143,19 @@ Result<GatewayStatus> parseStatus(std::string_view text) {
   } else {
     ok = false;
   }
+  if (const auto* time = member(o, "time_ns"); time != nullptr && time->is_int64()) {
+    s.timeNs = time->as_int64();
+  } else if (time != nullptr && time->is_uint64()) {
+    s.timeNs = static_cast<std::int64_t>(time->as_uint64());
+  } else {
+    ok = false;
+  }
   if (const auto* ingest = member(o, "ingest"); ingest != nullptr && ingest->is_object()) {
     s.ingestConnected = boolOf(ingest->as_object(), "connected", ok);
     s.ingestFrames = uintOf(ingest->as_object(), "frames", ok);
     s.ingestRejected = uintOf(ingest->as_object(), "rejected", ok);
+    s.ingestGaps = uintOf(ingest->as_object(), "gaps", ok);
+    s.ingestMissing = uintOf(ingest->as_object(), "missing", ok);
   } else {
     ok = false;
   }
@@ -306,9 +315,11 @@ Status GatewayRun::startWatcher(BrokerRole role) {
   BrokerSlot& slot = brokers_.at(role);
   TestSubscriberOptions o;
   o.brokerUri = slot.broker->uri();
-  o.topicFilter = "#";
+  // In the vehicle: the ECUs' frames only (the gateway's status has a watcher of its own).
+  o.topicFilter = role == BrokerRole::InVehicle ? "cordon/v1/frames/#" : "#";
   o.clientId = watcherId(role);
   o.capacity = 1'000'000;
+  o.cleanSession = !(options_.durableCloudBrokers && role != BrokerRole::InVehicle);
   if (slot.options.tls) {
     o.tls.caFile = pki_->caFile().string();
     if (slot.options.tls->requireCertificate) {
@@ -379,11 +390,23 @@ Status GatewayRun::setUp() {
     brokers_[BrokerRole::Overseas].options.tls =
         MosquittoTls{pki_->caFile(), server_.certFile, server_.keyFile, /*requireCertificate=*/false, {}};
   }
+  if (options_.durableCloudBrokers) {
+    for (BrokerRole role : {BrokerRole::Domestic, BrokerRole::Overseas}) {
+      // Each MosquittoBroker gets a fresh directory: the store lives in ours instead, so
+      // a restart on the same port finds the sessions of the one before.
+      const fs::path store = root / "brokers" / std::string(toString(role));
+      fs::create_directories(store);
+      brokers_[role].options.extraConfig = {"persistence true", "persistence_location " + (store / "").string()};
+    }
+  }
   for (BrokerRole role : {BrokerRole::InVehicle, BrokerRole::Domestic, BrokerRole::Overseas}) {
     if (Status s = startBroker(role, 0); !s) return s;
   }
   for (BrokerRole role : {BrokerRole::Domestic, BrokerRole::Overseas}) {
     if (Status s = startWatcher(role); !s) return s;
+  }
+  if (options_.watchInVehicle) {
+    if (Status s = startWatcher(BrokerRole::InVehicle); !s) return s;
   }
   TestSubscriberOptions status;
   status.brokerUri = brokers_.at(BrokerRole::InVehicle).broker->uri();

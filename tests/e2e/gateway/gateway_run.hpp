@@ -25,7 +25,9 @@
 // payloads), clientIds() (from each broker's connection log, across restarts).
 //
 // Hooks for outage and crash tests: stopBroker() / restartBroker() (same port, same
-// TLS), killGateway() (SIGKILL) and startGateway() again on the same outbox.
+// TLS; sessions kept with `durableCloudBrokers`), killGateway() (SIGKILL) and
+// startGateway() again on the same outbox; with `watchInVehicle`, a watcher on the
+// in-vehicle broker's frames too.
 //
 // The gateway binary comes from the build (CORDON_GATEWAY_BINARY); gatewayAvailable()
 // is false when this build has none (tests then skip).
@@ -89,6 +91,14 @@ struct GatewayRunOptions {
       {"eu-json", "json", "eu/json", "cordon-eu-json"},
   };
   bool overseasTls = true;  // false: the overseas broker speaks plain tcp (for config check 1)
+  // A raw subscriber on the in-vehicle broker's frames ("cordon/v1/frames/#"): what the
+  // ECUs published, for tests that count what the in-vehicle broker delivered.
+  bool watchInVehicle = false;
+  // The domestic and overseas brokers keep their sessions across restartBroker()
+  // (persistence in a directory of the run's own) and their watchers hold persistent
+  // sessions, so what the gateway resends right after a restart is queued for the
+  // watcher even when the gateway reconnects before it (for the outage tests).
+  bool durableCloudBrokers = false;
   std::uint32_t commitIntervalMs = 100;
   std::uint32_t statusIntervalMs = 200;
 };
@@ -118,9 +128,12 @@ struct EndpointStatus {
 
 struct GatewayStatus {
   std::string state;
+  std::int64_t timeNs = 0;  // the newest capture time the gateway saw
   bool ingestConnected = false;
   std::uint64_t ingestFrames = 0;
   std::uint64_t ingestRejected = 0;
+  std::uint64_t ingestGaps = 0;
+  std::uint64_t ingestMissing = 0;
   std::uint64_t commits = 0;
   std::vector<EndpointStatus> endpoints;
   std::string text;  // the JSON as published

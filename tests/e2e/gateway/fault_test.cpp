@@ -1,0 +1,616 @@
+// Issue 8, faults, end to end: the real cordon-gateway between three real Mosquitto
+// brokers while things break, judged against what the simulator sent (its truth file),
+// what the in-vehicle broker delivered, what each endpoint's broker received and the
+// audit log read back from the gateway's SQLite file.
+//
+//  - The overseas broker stops mid-run and comes back on the same port: every frame
+//    committed for an overseas endpoint arrives there at least once, nothing is evicted,
+//    and the status showed the outage (endpoints disconnected, entries pending).
+//  - The same outage with a 1 MiB outbox: overseas entries are evicted (never domestic
+//    ones), each eviction is an audit record, and everything not evicted still arrives.
+//  - cordon-gateway is killed with SIGKILL twice while frames flow and started again on
+//    its outbox: the in-vehicle broker delivered every frame; every frame the simulator
+//    sent is either in a frame batch record or named by a sequence-gap record, and no
+//    more are missing than the documented loss window (docs/architecture.md, "The
+//    ingest loss window"); every frame an endpoint received is in a frame batch record,
+//    every entry a batch queued arrived, and `cordon-audit verify` says the log is intact.
+//
+// A gateway that loses a frame, uploads one it did not audit, evicts domestic entries
+// first or leaves a gap unaudited fails here; so does an outage that did not happen.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "gateway/audit/audit_format.hpp"
+#include "gateway/storage/sqlite_database.hpp"
+#include "tests/e2e/gateway/gateway_run.hpp"
+#include "tests/e2e/gateway/received_frames.hpp"
+#include "tests/support/wait.hpp"
+
+namespace cordon::test::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const fs::path kAuditTool = CORDON_AUDIT_TOOL;
+constexpr std::string_view kEcuPrefix = "cordon/v1";  // cordon-sim's frames: cordon/v1/frames/<ecu>
+constexpr std::uint64_t kIngestQueueLimit = 4096;     // gateway/daemon/ingest.hpp Ingest::kQueueLimit
+
+using FrameKey = std::tuple<std::string, std::uint64_t, std::uint64_t>;  // source, boot epoch, counter
+
+std::string toString(const FrameKey& k) {
+  return std::get<0>(k) + "/" + std::to_string(std::get<1>(k)) + "/" + std::to_string(std::get<2>(k));
+}
+
+// ---------------------------------------------------------------- the simulator's truth
+
+struct Truth {
+  std::set<FrameKey> frames;
+  std::int64_t firstCaptureNs = 0;
+  std::int64_t lastCaptureNs = 0;
+};
+
+// A number after `"key":` in a truth line (the writer's fixed layout, sim/engine/truth_writer.cpp).
+std::optional<std::int64_t> numberAfter(const std::string& line, std::string_view key) {
+  const std::string marker = "\"" + std::string(key) + "\":";
+  const auto at = line.find(marker);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoll(line.substr(at + marker.size(), 24));
+}
+
+Result<Truth> readTruth(const fs::path& file) {
+  Truth truth;
+  std::ifstream in(file);
+  if (!in) return Error{file.string() + ": cannot read"};
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("{\"t\":\"frame\",\"source\":\"")) continue;
+    const std::size_t from = std::string_view("{\"t\":\"frame\",\"source\":\"").size();
+    const std::string source = line.substr(from, line.find('"', from) - from);
+    const auto epoch = numberAfter(line, "epoch");
+    const auto seq = numberAfter(line, "seq");
+    const auto capture = numberAfter(line, "capture_ns");
+    if (!epoch || !seq || !capture) return Error{file.string() + ": a frame line without epoch, seq or capture_ns"};
+    truth.frames.emplace(source, static_cast<std::uint64_t>(*epoch), static_cast<std::uint64_t>(*seq));
+    if (truth.firstCaptureNs == 0) truth.firstCaptureNs = *capture;
+    truth.lastCaptureNs = std::max(truth.lastCaptureNs, *capture);
+  }
+  if (truth.frames.empty()) return Error{file.string() + ": no frame"};
+  return truth;
+}
+
+// ---------------------------------------------------------------- the audit log, read back
+
+struct AuditFacts {
+  std::map<std::uint32_t, std::string> endpointNames;  // EndpointDefined index -> name
+  std::set<FrameKey> judged;                           // every frame of every frame batch record
+  std::set<FrameKey> gapFrames;                        // every counter a sequence-gap record names
+  std::size_t gapRecords = 0;
+  std::map<std::string, std::uint64_t> queued;  // per endpoint: outbox entries the batches name
+  std::map<std::string, std::uint64_t> highestQueuedId;
+  std::map<std::string, std::uint64_t> evicted;          // per endpoint: entries in evicted records
+  std::vector<std::vector<std::string>> evictionGroups;  // endpoints of consecutive evicted records (one commit's)
+  std::map<std::string, std::uint64_t> watermark;        // the last acknowledged record's id per endpoint
+  std::size_t started = 0, stopped = 0;
+  std::int64_t outboxRows = 0;  // still in the outbox table
+};
+
+Result<AuditFacts> readAudit(const fs::path& file) {
+  storage::OpenOptions options;
+  options.readOnly = true;
+  auto db = storage::Database::open(file, options);
+  if (!db) return db.error();
+  AuditFacts facts;
+  auto q = db.value()->prepare("SELECT seq, kind, body FROM audit_records ORDER BY seq");
+  if (!q) return q.error();
+  const auto endpointName = [&](std::uint64_t index) {
+    const auto it = facts.endpointNames.find(static_cast<std::uint32_t>(index));
+    return it != facts.endpointNames.end() ? it->second : "endpoint " + std::to_string(index);
+  };
+  auto previous = audit::RecordKind::Genesis;
+  while (true) {
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!row.value()) break;
+    const auto seq = q->int64(0);
+    const auto kind = static_cast<audit::RecordKind>(q->int64(1));
+    const std::vector<std::uint8_t> body = q->blob(2);
+    audit::ByteReader r(body);
+    const auto bad = [&](std::string_view what) {
+      return Error{"audit record " + std::to_string(seq) + " (" + std::string(audit::nameOf(kind)) +
+                   "): " + std::string(what)};
+    };
+    switch (kind) {
+      case audit::RecordKind::EndpointDefined: {
+        auto index = r.varint();
+        auto name = r.text();
+        if (!index || !name) return bad("malformed");
+        facts.endpointNames[static_cast<std::uint32_t>(*index)] = *name;
+        break;
+      }
+      case audit::RecordKind::FrameBatch: {
+        auto batch = audit::FrameBatch::decode(body);
+        if (!batch) return bad(batch.error().message);
+        for (const audit::FrameRun& run : batch.value().runs) {
+          for (std::uint64_t c = run.firstCounter; c < run.firstCounter + run.count; ++c) {
+            if (!facts.judged.emplace(batch.value().sources.at(run.source), run.bootEpoch, c).second) {
+              return bad("frame " + batch.value().sources.at(run.source) + "/" + std::to_string(c) + " judged twice");
+            }
+          }
+        }
+        for (const auto& queued : batch.value().queued) {
+          const std::string name = endpointName(queued.endpoint);
+          facts.queued[name] += queued.count;
+          if (queued.count > 0) {
+            facts.highestQueuedId[name] =
+                std::max(facts.highestQueuedId[name], queued.firstOutboxId + queued.count - 1);
+          }
+        }
+        break;
+      }
+      case audit::RecordKind::SequenceGap: {
+        auto vehicle = r.raw(audit::kDigestBytes);
+        auto source = r.text();
+        auto epoch = r.varint(), first = r.varint(), last = r.varint();
+        if (!vehicle || !source || !epoch || !first || !last || *last < *first) return bad("malformed");
+        ++facts.gapRecords;
+        for (std::uint64_t c = *first; c <= *last; ++c) facts.gapFrames.emplace(*source, *epoch, c);
+        break;
+      }
+      case audit::RecordKind::Evicted: {
+        auto endpoint = r.varint(), count = r.varint(), first = r.varint(), last = r.varint();
+        if (!endpoint || !count || !first || !last) return bad("malformed");
+        facts.evicted[endpointName(*endpoint)] += *count;
+        if (previous != audit::RecordKind::Evicted) facts.evictionGroups.emplace_back();
+        facts.evictionGroups.back().push_back(endpointName(*endpoint));
+        break;
+      }
+      case audit::RecordKind::Acknowledged: {
+        auto n = r.varint();
+        if (!n) return bad("malformed");
+        for (std::uint64_t i = 0; i < *n; ++i) {
+          auto endpoint = r.varint(), through = r.varint();
+          if (!endpoint || !through) return bad("malformed");
+          facts.watermark[endpointName(*endpoint)] = *through;
+        }
+        break;
+      }
+      case audit::RecordKind::Started: ++facts.started; break;
+      case audit::RecordKind::Stopped: ++facts.stopped; break;
+      default: break;  // not what these tests judge
+    }
+    previous = kind;
+  }
+  auto rows = db.value()->prepare("SELECT COUNT(*) FROM outbox");
+  if (!rows) return rows.error();
+  if (auto step = rows->step(); !step || !step.value()) return Error{"cannot count the outbox rows"};
+  facts.outboxRows = rows->int64(0);
+  return facts;
+}
+
+// ---------------------------------------------------------------- what the endpoints got
+
+struct Target {
+  std::string name;
+  BrokerRole role;
+  std::string prefix;
+  std::string encoding;
+};
+
+std::vector<Target> targets(const GatewayRun& run) {
+  std::vector<Target> out = {
+      {std::string(kDomesticName), BrokerRole::Domestic, std::string(kDomesticPrefix), "flatbuffers"}};
+  for (const OverseasEndpoint& o : run.options().overseas)
+    out.push_back({o.name, BrokerRole::Overseas, o.topicPrefix, o.encoding});
+  return out;
+}
+
+std::size_t frameMessages(const GatewayRun& run, BrokerRole role, std::string_view prefix) {
+  const std::string framesTopic = std::string(prefix) + "/frames/";
+  const auto messages = run.captured(role, prefix);
+  return static_cast<std::size_t>(std::count_if(
+      messages.begin(), messages.end(), [&](const ReceivedMessage& m) { return m.topic.starts_with(framesTopic); }));
+}
+
+struct Received {
+  std::set<FrameKey> frames;  // distinct
+  std::size_t messages = 0;   // with repeats (at least once)
+};
+
+Received received(const GatewayRun& run, BrokerRole role, std::string_view prefix, std::string_view encoding,
+                  std::vector<std::string>& errors) {
+  Received out;
+  for (const ReceivedFrame& f : decodeFrames(run.captured(role, prefix), prefix, encoding, errors)) {
+    out.frames.emplace(f.source, f.bootEpoch, f.counter);
+    ++out.messages;
+  }
+  return out;
+}
+
+std::string sample(const std::set<FrameKey>& keys, std::size_t atMost = 8) {
+  std::string out;
+  std::size_t n = 0;
+  for (const FrameKey& k : keys) {
+    if (n++ == atMost) {
+      out += " ... (" + std::to_string(keys.size()) + " in all)";
+      break;
+    }
+    out += " " + toString(k);
+  }
+  return out;
+}
+
+std::set<FrameKey> minus(const std::set<FrameKey>& a, const std::set<FrameKey>& b) {
+  std::set<FrameKey> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+std::set<FrameKey> common(const std::set<FrameKey>& a, const std::set<FrameKey>& b) {
+  std::set<FrameKey> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+// Drained for a run whose gateway may have restarted (its counters then start over): the
+// newest capture time seen is the simulator's last, and nothing is pending or in flight.
+Result<GatewayStatus> waitForQuiet(GatewayRun& run, const Truth& truth, std::chrono::milliseconds timeout = 120s) {
+  return run.waitForStatus(
+      [&](const GatewayStatus& s) {
+        if (s.timeNs < truth.lastCaptureNs) return false;
+        return std::all_of(s.endpoints.begin(), s.endpoints.end(),
+                           [](const EndpointStatus& e) { return e.pending == 0 && e.inFlight == 0; });
+      },
+      timeout);
+}
+
+// Every endpoint's upload is in the audit log and every entry the log queued for it (and
+// did not evict) arrived at least once. Waits for the watchers to catch up first.
+void expectDeliveredAsAudited(const GatewayRun& run, const AuditFacts& audit) {
+  for (const Target& t : targets(run)) {
+    SCOPED_TRACE("endpoint " + t.name);
+    const std::uint64_t queued = audit.queued.contains(t.name) ? audit.queued.at(t.name) : 0;
+    const std::uint64_t evicted = audit.evicted.contains(t.name) ? audit.evicted.at(t.name) : 0;
+    EXPECT_GT(queued, 0U) << "the audit log queued nothing for " << t.name;
+    EXPECT_TRUE(waitUntil([&] { return frameMessages(run, t.role, t.prefix) + evicted >= queued; }, 30s))
+        << "the broker never got as many frames as were queued and not evicted";
+    std::vector<std::string> errors;
+    const Received got = received(run, t.role, t.prefix, t.encoding, errors);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " undecodable uploads, first: " << errors.front();
+    const auto unaudited = minus(got.frames, audit.judged);
+    EXPECT_TRUE(unaudited.empty()) << "uploads no frame batch record names:" << sample(unaudited);
+    // One outbox entry per frame per endpoint: the distinct frames that arrived are the
+    // entries queued, less what was evicted before it could be delivered.
+    EXPECT_LE(got.frames.size(), queued) << "more distinct frames arrived than the audit log queued";
+    if (evicted == 0) {
+      EXPECT_EQ(got.frames.size(), queued) << "queued entries that never arrived";
+    } else {
+      EXPECT_GE(got.frames.size() + evicted, queued) << "entries neither delivered nor evicted";
+    }
+    if (audit.highestQueuedId.contains(t.name)) {
+      EXPECT_GE(audit.watermark.contains(t.name) ? audit.watermark.at(t.name) : 0, audit.highestQueuedId.at(t.name))
+          << "the last acknowledged record does not cover every entry queued";
+    }
+    std::cout << "[ endpoint ] " << t.name << ": " << got.frames.size() << " frames (" << got.messages
+              << " messages), queued " << queued << ", evicted " << evicted << "\n";
+  }
+}
+
+ToolRun verifyAudit(const GatewayRun& run) {
+  return runTool(kAuditTool, {"verify", (run.dir() / "state/cordon.db").string(), "--device-key",
+                              (run.dir() / "keys/audit-signing.pub.pem").string()});
+}
+
+std::uint64_t sumOver(const GatewayStatus& s, bool domestic, std::uint64_t EndpointStatus::*counter) {
+  std::uint64_t n = 0;
+  for (const auto& e : s.endpoints) {
+    if (e.domestic == domestic) n += e.*counter;
+  }
+  return n;
+}
+
+bool overseasDown(const GatewayStatus& s) {
+  return std::all_of(s.endpoints.begin(), s.endpoints.end(),
+                     [](const EndpointStatus& e) { return e.domestic || (!e.connected && e.pending > 0); });
+}
+
+bool allConnected(const GatewayStatus& s) {
+  return std::all_of(s.endpoints.begin(), s.endpoints.end(), [](const EndpointStatus& e) { return e.connected; });
+}
+
+// City commute at three times its frame rate (about 90 frames/s), paced to the wall
+// clock so that frames flow while the test breaks things.
+std::future<Result<SimRun>> startSim(GatewayRun& run, double durationS) {
+  return std::async(std::launch::async, [&run, durationS] {
+    return run.runSim("city-commute", durationS, 11, {"--realtime", "--rate", "3"});
+  });
+}
+
+// An outage with a 1 MiB outbox (the smallest capacity the config allows).
+struct CapacityRun {
+  SimRun sim;
+  GatewayStatus during;  // while the overseas broker was down, every overseas endpoint evicting
+  GatewayStatus after;   // drained after the restart
+  AuditFacts audit;
+};
+
+// Skips without a gateway binary; create() makes the run (the test may edit its config
+// before start()).
+class GatewayFault : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!GatewayRun::gatewayAvailable()) GTEST_SKIP() << "this build has no cordon-gateway";
+  }
+  void create(const GatewayRunOptions& options) {
+    auto created = GatewayRun::create(options);
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    run_ = std::move(created).value();
+  }
+  void createAndStart(const GatewayRunOptions& options) {
+    ASSERT_NO_FATAL_FAILURE(create(options));
+    ASSERT_TRUE(run_->startGateway().ok()) << run_->gatewayLog();
+  }
+
+  // Stops the overseas broker, runs the simulator (`paced`: at ten times city-commute's
+  // rate on the wall clock; otherwise adas-camera's images as fast as it can), waits for
+  // every overseas endpoint to evict, restarts the broker, drains, stops the gateway and
+  // reads the audit log back.
+  void runOutageOverCapacity(bool paced, CapacityRun& out);
+
+  std::unique_ptr<GatewayRun> run_;
+};
+
+// ---------------------------------------------------------------- overseas outage
+
+TEST_F(GatewayFault, OverseasBrokerOutageLosesNothingCommitted) {
+  GatewayRunOptions options;
+  options.durableCloudBrokers = true;
+  ASSERT_NO_FATAL_FAILURE(createAndStart(options));
+  GatewayRun& run = *run_;
+
+  auto sim = startSim(run, 20);
+  auto flowing = run.waitForStatus(
+      [](const GatewayStatus& s) { return s.ingestFrames >= 200 && sumOver(s, false, &EndpointStatus::acked) > 0; },
+      60s);
+  ASSERT_TRUE(flowing.ok()) << flowing.error().message;
+  ASSERT_TRUE(run.stopBroker(BrokerRole::Overseas).ok());
+  // The outage is real: both overseas endpoints disconnected with entries waiting, while
+  // frames keep coming in and the domestic endpoint keeps up.
+  const std::uint64_t framesAtStop = flowing.value().ingestFrames;
+  auto outage = run.waitForStatus(
+      [&](const GatewayStatus& s) { return overseasDown(s) && s.ingestFrames >= framesAtStop + 200; }, 60s);
+  ASSERT_TRUE(outage.ok()) << "the status never showed the overseas outage: " << outage.error().message;
+  const GatewayStatus during = outage.value();
+  ASSERT_TRUE(run.restartBroker(BrokerRole::Overseas).ok());
+  auto back = run.waitForStatus(allConnected, 60s);
+  ASSERT_TRUE(back.ok()) << "the overseas endpoints never reconnected: " << back.error().message;
+
+  auto simRun = sim.get();
+  ASSERT_TRUE(simRun.ok()) << simRun.error().message;
+  auto drained = run.waitForDrain(simRun.value());
+  ASSERT_TRUE(drained.ok()) << drained.error().message << "\n" << run.gatewayLog();
+  const GatewayStatus& after = drained.value();
+  ASSERT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+
+  for (const EndpointStatus& e : after.endpoints) {
+    SCOPED_TRACE("endpoint " + e.name);
+    EXPECT_EQ(e.queued, e.acked) << after.text;
+    EXPECT_EQ(e.evicted, 0U) << after.text;
+    EXPECT_EQ(e.pending, 0U) << after.text;
+    const EndpointStatus* then = during.endpoint(e.name);
+    ASSERT_NE(then, nullptr);
+    if (!e.domestic) {
+      EXPECT_GT(then->pending, 0U) << "nothing waited for " << e.name << " during the outage";
+      EXPECT_GT(e.queued, then->queued) << "nothing was queued for " << e.name << " after the outage";
+    }
+  }
+
+  auto truth = readTruth(simRun.value().truth);
+  ASSERT_TRUE(truth.ok()) << truth.error().message;
+  auto audit = readAudit(run.dir() / "state/cordon.db");
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  const auto unjudged = minus(truth.value().frames, audit.value().judged);
+  EXPECT_TRUE(unjudged.empty()) << "without a crash every frame sent is judged; not:" << sample(unjudged);
+  const auto unknown = minus(audit.value().judged, truth.value().frames);
+  EXPECT_TRUE(unknown.empty()) << "frame batches name frames nobody sent:" << sample(unknown);
+  EXPECT_EQ(audit.value().gapRecords, 0U);
+  EXPECT_EQ(audit.value().outboxRows, 0);
+  EXPECT_TRUE(audit.value().evicted.empty());
+  expectDeliveredAsAudited(run, audit.value());
+  // The overseas broker saw the outage's frames after it came back: resends, not luck.
+  const auto overseasClients = run.clientIds(BrokerRole::Overseas);
+  EXPECT_GE(std::count(overseasClients.begin(), overseasClients.end(), options.overseas.front().clientId), 2)
+      << "the gateway never reconnected to the restarted overseas broker";
+
+  const ToolRun verified = verifyAudit(run);
+  EXPECT_EQ(verified.exit, 0) << verified;
+  std::cout << "[ outage   ] " << truth.value().frames.size() << " frames; during the outage: overseas pending "
+            << sumOver(during, false, &EndpointStatus::pending) << "\n";
+}
+
+void GatewayFault::runOutageOverCapacity(bool paced, CapacityRun& out) {
+  GatewayRunOptions options;
+  options.durableCloudBrokers = true;
+  ASSERT_NO_FATAL_FAILURE(create(options));
+  GatewayRun& run = *run_;
+  run.config().at("outbox").as_object()["capacity_mib"] = 1;
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  ASSERT_TRUE(run.stopBroker(BrokerRole::Overseas).ok());
+  auto down = run.waitForStatus(
+      [](const GatewayStatus& s) {
+        return std::all_of(s.endpoints.begin(), s.endpoints.end(),
+                           [](const EndpointStatus& e) { return e.domestic == e.connected; });
+      },
+      30s);
+  ASSERT_TRUE(down.ok()) << down.error().message;
+  // Down and evicting (a burst may have evicted every overseas entry: none pending then).
+  const auto evicting = [](const GatewayStatus& s) {
+    return std::all_of(s.endpoints.begin(), s.endpoints.end(),
+                       [](const EndpointStatus& e) { return e.domestic || (!e.connected && e.evicted > 0); });
+  };
+  Result<GatewayStatus> during = Error{"not run"};
+  if (paced) {
+    auto sim = std::async(std::launch::async, [&run] {
+      return run.runSim("city-commute", 20, 13, {"--realtime", "--rate", "10"});
+    });
+    during = run.waitForStatus(evicting, 60s);
+    auto simRun = sim.get();
+    ASSERT_TRUE(simRun.ok()) << simRun.error().message;
+    out.sim = simRun.value();
+  } else {
+    auto simRun = run.runSim("adas-camera", 60, 13, {"--rate", "5"});
+    ASSERT_TRUE(simRun.ok()) << simRun.error().message;
+    out.sim = simRun.value();
+    during =
+        run.waitForStatus([&](const GatewayStatus& s) { return s.ingestFrames >= out.sim.frames && evicting(s); }, 60s);
+  }
+  ASSERT_TRUE(during.ok()) << "no eviction at every overseas endpoint while the broker was down: "
+                           << during.error().message;
+  out.during = during.value();
+  ASSERT_TRUE(run.restartBroker(BrokerRole::Overseas).ok());
+  auto drained = run.waitForDrain(out.sim);
+  ASSERT_TRUE(drained.ok()) << drained.error().message << "\n" << run.gatewayLog();
+  out.after = drained.value();
+  ASSERT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+  auto audit = readAudit(run.dir() / "state/cordon.db");
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  out.audit = audit.value();
+}
+
+// What holds for any eviction: the status and the audit log agree, every entry is
+// acknowledged, evicted or pending exactly once, each commit evicts overseas endpoints
+// before the domestic one, and what was not evicted arrives.
+void expectEvictionsAudited(const GatewayRun& run, const CapacityRun& r) {
+  for (const EndpointStatus& e : r.after.endpoints) {
+    SCOPED_TRACE("endpoint " + e.name);
+    const std::uint64_t audited = r.audit.evicted.contains(e.name) ? r.audit.evicted.at(e.name) : 0;
+    EXPECT_EQ(audited, e.evicted) << "evictions in the status and in the audit log differ";
+    EXPECT_EQ(e.acked + e.evicted + e.pending, e.queued) << "an entry counted twice or not at all: " << r.after.text;
+    if (!e.domestic) {
+      EXPECT_GT(e.evicted, 0U) << r.after.text;
+    }
+  }
+  for (const auto& group : r.audit.evictionGroups) {
+    bool domesticSeen = false;
+    for (const std::string& name : group) {
+      const bool domestic = name == kDomesticName;
+      EXPECT_FALSE(domesticSeen && !domestic) << "a commit evicted " << name << " after the domestic endpoint";
+      domesticSeen = domesticSeen || domestic;
+    }
+  }
+  EXPECT_EQ(r.audit.gapRecords, 0U);
+  EXPECT_EQ(r.audit.outboxRows, 0);
+  expectDeliveredAsAudited(run, r.audit);
+  const ToolRun verified = verifyAudit(run);
+  EXPECT_EQ(verified.exit, 0) << verified;
+  std::cout << "[ evicted  ] " << r.sim.frames << " frames; evicted overseas "
+            << sumOver(r.after, false, &EndpointStatus::evicted) << " of "
+            << sumOver(r.after, false, &EndpointStatus::queued) << ", domestic "
+            << sumOver(r.after, true, &EndpointStatus::evicted) << " of "
+            << sumOver(r.after, true, &EndpointStatus::queued) << " queued\n";
+}
+
+// Frames at the wall clock's pace: the domestic endpoint keeps up, so only overseas
+// entries have to go.
+TEST_F(GatewayFault, OverseasOutageOverCapacityEvictsOverseasOnlyAndAuditsIt) {
+  CapacityRun r;
+  ASSERT_NO_FATAL_FAILURE(runOutageOverCapacity(true, r));
+  EXPECT_EQ(sumOver(r.during, true, &EndpointStatus::evicted), 0U) << r.during.text;
+  EXPECT_EQ(sumOver(r.after, true, &EndpointStatus::evicted), 0U)
+      << "a domestic entry was evicted while overseas ones were there to go first";
+  expectEvictionsAudited(*run_, r);
+}
+
+// Camera frames as fast as the simulator can: one commit's domestic images alone can
+// exceed 1 MiB, so domestic entries go too (after every overseas one of that commit),
+// some of them while in flight; their late acknowledgements must not count twice.
+TEST_F(GatewayFault, BurstOverCapacityEvictsDomesticLastAndCountsEachEntryOnce) {
+  CapacityRun r;
+  ASSERT_NO_FATAL_FAILURE(runOutageOverCapacity(false, r));
+  expectEvictionsAudited(*run_, r);
+}
+
+// ---------------------------------------------------------------- kill -9
+
+TEST_F(GatewayFault, KilledTwiceMidRunLosesAtMostTheIngestWindowAndAuditsTheGap) {
+  GatewayRunOptions options;
+  options.watchInVehicle = true;
+  ASSERT_NO_FATAL_FAILURE(createAndStart(options));
+  GatewayRun& run = *run_;
+
+  constexpr int kKills = 2;
+  auto sim = startSim(run, 30);
+  std::vector<std::uint64_t> framesAtKill;
+  for (int k = 0; k < kKills; ++k) {
+    // Frames flow: this gateway took some and the simulator is still sending.
+    auto flowing = run.waitForStatus([](const GatewayStatus& s) { return s.ingestFrames >= 250; }, 60s);
+    ASSERT_TRUE(flowing.ok()) << flowing.error().message;
+    ASSERT_TRUE(run.killGateway().ok());
+    framesAtKill.push_back(flowing.value().ingestFrames);
+    ASSERT_NE(sim.wait_for(0s), std::future_status::ready) << "the simulator ended before kill " << k + 1;
+    ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  }
+  auto simRun = sim.get();
+  ASSERT_TRUE(simRun.ok()) << simRun.error().message;
+  auto truth = readTruth(simRun.value().truth);
+  ASSERT_TRUE(truth.ok()) << truth.error().message;
+  auto quiet = waitForQuiet(run, truth.value());
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message << "\n" << run.gatewayLog();
+  ASSERT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+
+  // The in-vehicle broker delivered every frame the simulator sent.
+  {
+    std::vector<std::string> errors;
+    const Received inVehicle = received(run, BrokerRole::InVehicle, kEcuPrefix, "flatbuffers", errors);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " undecodable frames, first: " << errors.front();
+    const auto dropped = minus(truth.value().frames, inVehicle.frames);
+    EXPECT_TRUE(dropped.empty()) << "the in-vehicle broker dropped frames:" << sample(dropped);
+    EXPECT_EQ(inVehicle.frames.size(), truth.value().frames.size());
+  }
+
+  auto audit = readAudit(run.dir() / "state/cordon.db");
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  const AuditFacts& facts = audit.value();
+  EXPECT_EQ(facts.started, static_cast<std::size_t>(kKills + 1));
+  EXPECT_EQ(facts.stopped, 1U) << "only the last run stopped cleanly";
+  EXPECT_EQ(facts.outboxRows, 0);
+
+  // Judged or audited as missing, never both, and nothing the simulator did not send.
+  const auto unknown = minus(facts.judged, truth.value().frames);
+  EXPECT_TRUE(unknown.empty()) << "frame batches name frames nobody sent:" << sample(unknown);
+  const auto both = common(facts.judged, facts.gapFrames);
+  EXPECT_TRUE(both.empty()) << "frames both judged and audited as missing:" << sample(both);
+  const auto lost = minus(truth.value().frames, facts.judged);
+  const auto unaudited = minus(lost, facts.gapFrames);
+  EXPECT_TRUE(unaudited.empty()) << "frames lost without a sequence-gap record:" << sample(unaudited);
+  const auto phantom = minus(facts.gapFrames, truth.value().frames);
+  EXPECT_TRUE(phantom.empty()) << "sequence gaps naming frames nobody sent:" << sample(phantom);
+
+  // The documented window: per kill, one commit interval's frames plus the ingest queue.
+  const double seconds = static_cast<double>(truth.value().lastCaptureNs - truth.value().firstCaptureNs) / 1e9;
+  const double perSecond = static_cast<double>(truth.value().frames.size()) / std::max(seconds, 1.0);
+  const auto perInterval = static_cast<std::uint64_t>(std::ceil(perSecond * options.commitIntervalMs / 1000.0));
+  const std::uint64_t bound = kKills * (perInterval + kIngestQueueLimit);
+  EXPECT_LE(lost.size(), bound);
+
+  expectDeliveredAsAudited(run, facts);
+  const ToolRun verified = verifyAudit(run);
+  EXPECT_EQ(verified.exit, 0) << verified;
+
+  std::cout << "[ killed   ] " << kKills << " kills (after " << framesAtKill.front() << " and " << framesAtKill.back()
+            << " frames of that run); " << truth.value().frames.size() << " frames sent at " << perSecond << "/s; lost "
+            << lost.size() << " in " << facts.gapRecords << " gap records (bound " << bound << ", of which "
+            << kKills * perInterval << " commit-interval frames)\n";
+  RecordProperty("lost", static_cast<int>(lost.size()));
+}
+
+}  // namespace
+}  // namespace cordon::test::e2e
