@@ -208,6 +208,17 @@ struct Gateway::Impl {
     return latestNs;
   }
 
+  // Everything whose threads wake the loop goes before the loop (`io`, declared after
+  // them) does: a connector or Paho thread posting to a destroyed io_context was a
+  // use-after-free at exit, seen with an endpoint that never connected.
+  ~Impl() {
+    receiptsConnector = {};  // requests stop, joins
+    receipts.reset();
+    ingest.reset();
+    for (Endpoint& e : endpoints) e.uplink.reset();
+    statusClient.reset();
+  }
+
   // --- set-up ---
   Status open();
   Status openSources();
@@ -874,7 +885,7 @@ void Gateway::Impl::reload() {
   policy = loaded.value().policy;
   (void)auditLog->policyLoaded(policy->name(), policy->version(), policy->policyHash(), policy->validUntil());
   vehicle->setPolicy(policy);
-  buildPipeline();
+  pipeline->replacePolicy(policy);
   ++reloads;
   commit();
   log(LogLevel::Info, "SIGHUP: policy " + policy->name() + " v" + std::to_string(policy->version()) + " loaded");

@@ -51,10 +51,19 @@ std::string randomUploadId() {
 FramePipeline::FramePipeline(std::shared_ptr<const ecu::Registry> registry,
                              std::shared_ptr<const policy::CompiledPolicy> policy,
                              std::vector<PipelineEndpoint> endpoints, const transform::Pseudonymiser* pseudonymiser)
-    : registry_(std::move(registry)), policy_(std::move(policy)) {
+    : registry_(std::move(registry)), policy_(std::move(policy)), pseudonymiser_(pseudonymiser) {
   endpoints_.reserve(endpoints.size());
   for (PipelineEndpoint& spec : endpoints) {
     endpoints_.push_back({std::move(spec), makeEncoder(registry_, *policy_, pseudonymiser), std::nullopt, {}, {}, {}});
+  }
+}
+
+void FramePipeline::replacePolicy(std::shared_ptr<const policy::CompiledPolicy> policy) {
+  const bool sameSettings = policy->settings() == policy_->settings();
+  policy_ = std::move(policy);
+  for (PerEndpoint& ep : endpoints_) {
+    ep.table.reset();  // rebuilt from the new policy at the next frame
+    if (!sameSettings) ep.encoder = makeEncoder(registry_, *policy_, pseudonymiser_);
   }
 }
 

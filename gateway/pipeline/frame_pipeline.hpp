@@ -44,6 +44,11 @@ class FramePipeline {
   FramePipeline(std::shared_ptr<const ecu::Registry> registry, std::shared_ptr<const policy::CompiledPolicy> policy,
                 std::vector<PipelineEndpoint> endpoints, const transform::Pseudonymiser* pseudonymiser);
 
+  // A reloaded policy (SIGHUP). Each endpoint's location schedule survives when the
+  // settings are unchanged, so a reload cannot send a second cell within one period; new
+  // settings (another cell size or period) start new schedules. Treatment counts go on.
+  void replacePolicy(std::shared_ptr<const policy::CompiledPolicy> policy);
+
   // Decides and encodes `frame` for every endpoint, in `environment`.
   void process(const wire::SignalFrame& frame, const policy::Environment& environment);
 
@@ -72,6 +77,7 @@ class FramePipeline {
   std::vector<PerEndpoint> endpoints_;
   audit::DecisionPattern pattern_;
   std::vector<policy::Decision> fields_;  // reused
+  const transform::Pseudonymiser* pseudonymiser_ = nullptr;
 };
 
 // A random id per upload for a vehicle id that may not go out (RULES.md, "The frame

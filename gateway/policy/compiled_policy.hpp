@@ -96,6 +96,8 @@ struct Settings {
   std::uint32_t timeCoarsenS = 60;
   double highRatePositionHz = 1;
   std::uint32_t pseudonymKeyEpoch = 1;
+
+  friend bool operator==(const Settings&, const Settings&) = default;
 };
 
 class CompiledPolicy {

@@ -1,0 +1,89 @@
+// FramePipeline across a policy reload (SIGHUP): the location schedule is the pipeline's
+// promise of at most one generalised cell per period W per endpoint, and a reload with the
+// same settings must not reset it (a second cell in the same W would be a finer track).
+#include <gtest/gtest.h>
+
+#include "ecu/frame/frame_builder.hpp"
+#include "gateway/pipeline/frame_pipeline.hpp"
+#include "gateway/transform/key_ring.hpp"
+#include "tests/gateway/policy/policy_fixture.hpp"
+
+namespace cordon::pipeline {
+namespace {
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::int64_t kT0 = 1'795'651'200 * kSecond + 7 * kSecond;  // 2026-11-20, 7 s into a minute
+constexpr const char* kVin = "LSVAX4E69PN000001";
+
+class FramePipelineTest : public ::testing::Test {
+ protected:
+  FramePipelineTest() {
+    std::vector<transform::PseudonymKey> keys;
+    keys.push_back({1, std::vector<std::uint8_t>(32, 0x5A)});
+    ring_ = std::make_unique<transform::KeyRing>(transform::KeyRing::create(std::move(keys)).value());
+    pseudonymiser_ = std::make_unique<transform::Pseudonymiser>(transform::Pseudonymiser::create(*ring_, 1).value());
+  }
+
+  FramePipeline overseasPipeline() {
+    std::vector<PipelineEndpoint> endpoints;
+    endpoints.push_back({{"eu-cloud", "DE", policy::Jurisdiction::Overseas}, config::Encoding::FlatBuffers, 0});
+    return FramePipeline(registry_, policy_, std::move(endpoints), pseudonymiser_.get());
+  }
+
+  static policy::Environment environmentAt(std::int64_t t) {
+    policy::Environment env;
+    env.clockSynchronised = true;
+    env.now = t / kSecond;
+    env.insideSensitiveArea = false;
+    env.inMainlandChina = true;
+    env.consent.fill(true);
+    return env;
+  }
+
+  // Processes a position frame captured at `t`; true when the endpoint's copy has a latitude.
+  bool sendsCell(FramePipeline& pipeline, std::int64_t t) {
+    auto id = [&](const char* p) { return *registry_->idOf(p); };
+    telematics_.begin(t);
+    EXPECT_TRUE(telematics_.addDouble(id("Vehicle.CurrentLocation.Latitude"), 31.2200).ok());
+    EXPECT_TRUE(telematics_.addDouble(id("Vehicle.CurrentLocation.Longitude"), 121.5440).ok());
+    EXPECT_TRUE(telematics_.addDouble(id("Vehicle.Speed"), 42.0).ok());
+    EXPECT_TRUE(telematics_.addString(id("Vehicle.VehicleIdentification.VIN"), kVin).ok());
+    const auto bytes = telematics_.finish();
+    pipeline.process(*wire::GetSignalFrame(bytes.data()), environmentAt(t));
+    const auto out = pipeline.output(0);
+    if (out.empty()) return false;
+    for (const wire::Signal* s : *wire::GetSignalFrame(out.data())->signals()) {
+      if (s->id() == id("Vehicle.CurrentLocation.Latitude")) return true;
+    }
+    return false;
+  }
+
+  std::shared_ptr<const ecu::Registry> registry_ = ecu::Registry::builtin();
+  std::shared_ptr<const policy::CompiledPolicy> policy_ =
+      policy::test::compiledPolicy(policy::test::kPolicies / "cn-auto-2026.json");
+  std::unique_ptr<transform::KeyRing> ring_;
+  std::unique_ptr<transform::Pseudonymiser> pseudonymiser_;
+  ecu::FrameBuilder telematics_{registry_, {kVin, "telematics", 3}};
+};
+
+TEST_F(FramePipelineTest, AReloadWithTheSameSettingsKeepsTheLocationSchedule) {
+  FramePipeline pipeline = overseasPipeline();
+  ASSERT_TRUE(sendsCell(pipeline, kT0)) << "the first fix of a window goes out as a cell";
+  EXPECT_FALSE(sendsCell(pipeline, kT0 + 10 * kSecond)) << "one cell per window";
+
+  // The same policy compiled again: another object, the same settings.
+  auto reloaded = policy::test::compiledPolicy(policy::test::kPolicies / "cn-auto-2026.json");
+  ASSERT_NE(reloaded, policy_);
+  pipeline.replacePolicy(reloaded);
+  EXPECT_FALSE(sendsCell(pipeline, kT0 + 20 * kSecond)) << "a reload must not open the window again";
+  EXPECT_EQ(&pipeline.policy(), reloaded.get());
+
+  const std::int64_t nextWindow = kT0 - 7 * kSecond + 60 * kSecond;
+  EXPECT_TRUE(sendsCell(pipeline, nextWindow)) << "the next window gets its cell";
+  const auto& counts = pipeline.treatments(0);
+  EXPECT_GT(counts[static_cast<std::size_t>(policy::Treatment::GeneraliseLocation)], 0u)
+      << "treatment counts go on across the reload";
+}
+
+}  // namespace
+}  // namespace cordon::pipeline
