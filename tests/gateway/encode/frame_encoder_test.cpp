@@ -7,7 +7,7 @@
 #include "ecu/frame/frame_builder.hpp"
 #include "ecu/frame/frame_verifier.hpp"
 #include "gateway/encode/frame_encoder.hpp"
-#include "gateway/transform/key_ring.hpp"
+#include "tests/gateway/encode/encode_fixture.hpp"
 #include "tests/gateway/policy/policy_fixture.hpp"
 
 namespace cordon::encode {
@@ -20,33 +20,18 @@ using policy::Environment;
 using policy::Jurisdiction;
 using policy::Treatment;
 
-constexpr std::int64_t kSecond = 1'000'000'000;
-constexpr std::int64_t kT0 = 1'795'651'200 * kSecond + 7 * kSecond;  // 2026-11-20, 7 s into a minute
+using test::kSecond;
+using test::kT0;
+using test::kVin;
 const Endpoint kDomestic{"cn-cloud", "CN", Jurisdiction::Domestic};
 const Endpoint kGermany{"eu-cloud", "DE", Jurisdiction::Overseas};
 const Endpoint kJapan{"jp-cloud", "JP", Jurisdiction::Overseas};  // no basis
-constexpr const char* kVin = "LSVAX4E69PN000001";
 
 class FrameEncoderTest : public ::testing::Test {
  protected:
-  FrameEncoderTest() {
-    std::vector<transform::PseudonymKey> keys;
-    keys.push_back({1, std::vector<std::uint8_t>(32, 0x5A)});
-    ring_ = std::make_unique<transform::KeyRing>(transform::KeyRing::create(std::move(keys)).value());
-    pseudonymiser_ = std::make_unique<transform::Pseudonymiser>(transform::Pseudonymiser::create(*ring_, 1).value());
-  }
-
   std::uint32_t id(const char* path) const { return *registry_->idOf(path); }
 
-  Environment environment() const {
-    Environment env;
-    env.clockSynchronised = true;
-    env.now = kT0 / kSecond;
-    env.insideSensitiveArea = false;
-    env.inMainlandChina = true;
-    env.consent.fill(true);
-    return env;
-  }
+  Environment environment() const { return test::mainlandEnvironment(kT0); }
 
   FrameEncoder encoderFor() {
     auto grid = transform::LocationGrid::create(policy_->settings().locationCellM).value();
@@ -91,8 +76,7 @@ class FrameEncoderTest : public ::testing::Test {
   std::shared_ptr<const ecu::Registry> registry_ = ecu::Registry::builtin();
   std::shared_ptr<const policy::CompiledPolicy> policy_ =
       policy::test::compiledPolicy(policy::test::kPolicies / "cn-auto-2026.json");
-  std::unique_ptr<transform::KeyRing> ring_;
-  std::unique_ptr<transform::Pseudonymiser> pseudonymiser_;
+  test::TestPseudonymiser pseudonymiser_;
   ecu::FrameBuilder telematics_{registry_, {kVin, "telematics", 3}};
   int randomIds_ = 0;
   EncodeCounts last_;
@@ -142,7 +126,7 @@ TEST_F(FrameEncoderTest, OverseasGetsACellOncePerWindowAndPseudonyms) {
   const std::string vin = find(out, "Vehicle.VehicleIdentification.VIN")->value_as_StringValue()->v()->str();
   EXPECT_NE(vin, kVin);
   EXPECT_EQ(out->vehicle_id()->str(), vin) << "envelope id and VIN field carry the same pseudonym";
-  EXPECT_EQ(vin, pseudonymiser_->pseudonymise("Vehicle.VehicleIdentification.VIN", kVin).value());
+  EXPECT_EQ(vin, pseudonymiser_.get()->pseudonymise("Vehicle.VehicleIdentification.VIN", kVin).value());
 
   // The next frame in the same window carries no position at all.
   const auto* second = run(encoder, positionFrame(telematics_, kT0 + 10 * kSecond, 31.2300, 121.5540), kGermany, env);

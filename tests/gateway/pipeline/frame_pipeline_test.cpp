@@ -5,40 +5,24 @@
 
 #include "ecu/frame/frame_builder.hpp"
 #include "gateway/pipeline/frame_pipeline.hpp"
-#include "gateway/transform/key_ring.hpp"
+#include "tests/gateway/encode/encode_fixture.hpp"
 #include "tests/gateway/policy/policy_fixture.hpp"
 
 namespace cordon::pipeline {
 namespace {
 
-constexpr std::int64_t kSecond = 1'000'000'000;
-constexpr std::int64_t kT0 = 1'795'651'200 * kSecond + 7 * kSecond;  // 2026-11-20, 7 s into a minute
-constexpr const char* kVin = "LSVAX4E69PN000001";
+using encode::test::kSecond;
+using encode::test::kT0;
+using encode::test::kVin;
 
 class FramePipelineTest : public ::testing::Test {
  protected:
-  FramePipelineTest() {
-    std::vector<transform::PseudonymKey> keys;
-    keys.push_back({1, std::vector<std::uint8_t>(32, 0x5A)});
-    ring_ = std::make_unique<transform::KeyRing>(transform::KeyRing::create(std::move(keys)).value());
-    pseudonymiser_ = std::make_unique<transform::Pseudonymiser>(transform::Pseudonymiser::create(*ring_, 1).value());
-  }
-
   FramePipeline overseasPipeline() {
     std::vector<PipelineEndpoint> endpoints;
     endpoints.push_back({{"eu-cloud", "DE", policy::Jurisdiction::Overseas}, config::Encoding::FlatBuffers, 0});
     return FramePipeline(registry_, policy_, std::move(endpoints), pseudonymiser_.get());
   }
 
-  static policy::Environment environmentAt(std::int64_t t) {
-    policy::Environment env;
-    env.clockSynchronised = true;
-    env.now = t / kSecond;
-    env.insideSensitiveArea = false;
-    env.inMainlandChina = true;
-    env.consent.fill(true);
-    return env;
-  }
 
   // Processes a position frame captured at `t`; true when the endpoint's copy has a latitude.
   bool sendsCell(FramePipeline& pipeline, std::int64_t t) {
@@ -49,7 +33,7 @@ class FramePipelineTest : public ::testing::Test {
     EXPECT_TRUE(telematics_.addDouble(id("Vehicle.Speed"), 42.0).ok());
     EXPECT_TRUE(telematics_.addString(id("Vehicle.VehicleIdentification.VIN"), kVin).ok());
     const auto bytes = telematics_.finish();
-    pipeline.process(*wire::GetSignalFrame(bytes.data()), environmentAt(t));
+    pipeline.process(*wire::GetSignalFrame(bytes.data()), encode::test::mainlandEnvironment(t));
     const auto out = pipeline.output(0);
     if (out.empty()) return false;
     for (const wire::Signal* s : *wire::GetSignalFrame(out.data())->signals()) {
@@ -61,8 +45,7 @@ class FramePipelineTest : public ::testing::Test {
   std::shared_ptr<const ecu::Registry> registry_ = ecu::Registry::builtin();
   std::shared_ptr<const policy::CompiledPolicy> policy_ =
       policy::test::compiledPolicy(policy::test::kPolicies / "cn-auto-2026.json");
-  std::unique_ptr<transform::KeyRing> ring_;
-  std::unique_ptr<transform::Pseudonymiser> pseudonymiser_;
+  encode::test::TestPseudonymiser pseudonymiser_;
   ecu::FrameBuilder telematics_{registry_, {kVin, "telematics", 3}};
 };
 
