@@ -515,6 +515,14 @@ void Gateway::Impl::onIngest() {
   ingest->take(arrived, kIngestPerTurn);
   for (IngestMessage& m : arrived) handle(m);
   if (arrived.size() == kIngestPerTurn) wakeIngest();  // more waiting: after the timers had a turn
+  // Back-pressure (ingest.hpp): the broker holds what we cannot take yet.
+  if (ingest->shouldPause()) {
+    log(LogLevel::Info, "ingest: " + std::to_string(Ingest::kQueueLimit) +
+                            " messages waiting: pausing the subscription (the broker keeps the rest)");
+    ingest->pause(steady_clock::now() + std::chrono::seconds{2});
+  } else if (ingest->shouldResume() && !draining) {
+    startIngest();
+  }
 }
 
 void Gateway::Impl::handle(IngestMessage& message) {
@@ -907,7 +915,8 @@ std::string Gateway::Impl::statusJson() const {
   root["ingest"] = {{"connected", ingest->connected()}, {"frames", frames},     {"events", events},
                     {"rejected", rejected},             {"gaps", gapCount},     {"missing", missing},
                     {"duplicates", duplicates},
-                    {"queue_over_limit", ingest->overLimit()}};
+                    {"paused", ingest->paused()},
+                    {"pauses", ingest->pauses()}};
   root["commits"] = commits;
   root["commit_failures"] = commitFailures;
   root["audit"] = {{"head", auditLog->headSeq()},

@@ -46,7 +46,6 @@ Ingest::~Ingest() {
     std::lock_guard lock(mutex_);
     closing_ = true;
   }
-  room_.notify_all();
   client_.reset();
 }
 
@@ -59,19 +58,43 @@ Status Ingest::start(ecu::Deadline deadline) {
       return Error{"broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
     }
   }
+  std::lock_guard lock(mutex_);
+  paused_ = false;
   return {};
 }
 
 void Ingest::stop(ecu::Deadline deadline) {
-  {
-    // A message Paho hands over now is already acknowledged to the broker: keep it even
-    // beyond the limit (the loop drains the queue after this), and never block Paho's
-    // thread while disconnect() waits for it.
-    std::lock_guard lock(mutex_);
-    unbounded_ = true;
-  }
-  room_.notify_all();
   (void)client_->disconnect(deadline);
+}
+
+bool Ingest::shouldPause() const {
+  std::lock_guard lock(mutex_);
+  return !paused_ && queue_.size() >= kQueueLimit;
+}
+
+bool Ingest::shouldResume() const {
+  std::lock_guard lock(mutex_);
+  return paused_ && queue_.size() < kResumeBelow;
+}
+
+void Ingest::pause(ecu::Deadline deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    paused_ = true;
+    ++pauses_;
+  }
+  // Whatever Paho hands over until the disconnect completes still goes into the queue.
+  (void)client_->disconnect(deadline);
+}
+
+bool Ingest::paused() const {
+  std::lock_guard lock(mutex_);
+  return paused_;
+}
+
+std::uint64_t Ingest::pauses() const {
+  std::lock_guard lock(mutex_);
+  return pauses_;
 }
 
 void Ingest::take(std::vector<IngestMessage>& out, std::size_t max) {
@@ -80,25 +103,15 @@ void Ingest::take(std::vector<IngestMessage>& out, std::size_t max) {
     out.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  room_.notify_all();
 }
 
 void Ingest::onDelivery(std::uint64_t, const Status&) {}
 
-std::uint64_t Ingest::overLimit() const {
-  std::lock_guard lock(mutex_);
-  return overLimit_;
-}
-
 void Ingest::onMessage(std::string_view topic, std::span<const std::uint8_t> payload) {
   bool wasEmpty = false;
   {
-    std::unique_lock lock(mutex_);
-    // Back-pressure: the broker keeps what we do not take (see the header).
-    const bool room =
-        room_.wait_for(lock, kRoomWait, [this] { return closing_ || unbounded_ || queue_.size() < kQueueLimit; });
-    if (closing_) return;  // destruction: an audited sequence gap at the next start
-    if (!room) ++overLimit_;
+    std::lock_guard lock(mutex_);  // never waits: see the header
+    if (closing_) return;           // destruction: an audited sequence gap at the next start
     wasEmpty = queue_.empty();
     queue_.push_back({std::string(topic), std::vector<std::uint8_t>(payload.begin(), payload.end())});
   }

@@ -5,17 +5,17 @@
 // Paho acknowledges a QoS 1 message to the broker when the arrival handler returns, so
 // a message handed over here is gone from the broker before the gateway has committed
 // it: that is the ingest loss window, bounded by the commit interval (docs/architecture.md,
-// "Ingest"). Messages wait in a queue for the event loop. When it holds kQueueLimit the
-// arrival handler waits for room, up to kRoomWait: meanwhile the broker holds the rest
-// (back-pressure, not loss). It never waits longer, because Paho calls it holding a lock
-// that every Paho call needs, shared by all clients of the process: the event loop,
-// blocked in an uplink's publish, would never come to take() (a deadlock, seen with the
-// charging scenario at full speed). After kRoomWait the message goes in over the limit,
-// counted in overLimit(); the loop drains the queue as soon as its publish returns.
+// "Ingest"). Messages wait in a queue for the event loop.
+//
+// Back-pressure without blocking Paho: the arrival handler never waits, because Paho calls
+// it holding a lock that every Paho call of the process needs (a handler that waited for
+// the loop deadlocked it in an uplink's publish; waiting a bounded time instead slowed the
+// whole process to a crawl under a flood). Instead, when kQueueLimit messages wait, the loop
+// pauses the subscription: it disconnects, and the broker keeps what follows in the
+// persistent session. Once the loop has taken the queue down to kResumeBelow it connects
+// again. Memory is thus bounded by kQueueLimit plus what the broker had in flight.
 //
 // Threads: arrivals come on Paho's thread; take() and the rest are for the event loop.
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -39,7 +39,7 @@ struct IngestMessage {
 class Ingest final : private ecu::MqttHandler {
  public:
   static constexpr std::size_t kQueueLimit = 4096;
-  static constexpr std::chrono::milliseconds kRoomWait{50};
+  static constexpr std::size_t kResumeBelow = kQueueLimit / 4;
 
   // `wake` is called (on Paho's thread) when the queue goes from empty to not empty.
   static Result<std::unique_ptr<Ingest>> create(const config::IngestConfig& config, std::function<void()> wake);
@@ -51,12 +51,16 @@ class Ingest final : private ecu::MqttHandler {
   Status start(ecu::Deadline deadline);
   // Stops taking messages: disconnects, the persistent session keeps the rest at the broker.
   void stop(ecu::Deadline deadline);
+  // Back-pressure, from the loop: pause() when shouldPause(), start() again when shouldResume().
+  bool shouldPause() const;
+  bool shouldResume() const;
+  void pause(ecu::Deadline deadline);
   // Moves up to `max` waiting messages into `out`.
   void take(std::vector<IngestMessage>& out, std::size_t max);
 
   bool connected() const { return client_ && client_->connected(); }
-  // Messages taken in beyond kQueueLimit after waiting kRoomWait for room.
-  std::uint64_t overLimit() const;
+  bool paused() const;
+  std::uint64_t pauses() const;
   ecu::MqttClient& client() { return *client_; }
 
  private:
@@ -69,11 +73,10 @@ class Ingest final : private ecu::MqttHandler {
   std::function<void()> wake_;
   std::unique_ptr<ecu::MqttClient> client_;
   mutable std::mutex mutex_;
-  std::condition_variable room_;
   std::deque<IngestMessage> queue_;
-  bool unbounded_ = false;  // stop(): no back-pressure any more
-  bool closing_ = false;    // destruction: nothing is taken any more
-  std::uint64_t overLimit_ = 0;
+  bool closing_ = false;  // destruction: nothing is taken any more
+  bool paused_ = false;
+  std::uint64_t pauses_ = 0;
 };
 
 // The password file's first line.
