@@ -20,6 +20,7 @@
 #include "tests/support/scratch_dir.hpp"
 #include "tests/support/test_subscriber.hpp"
 #include "tests/support/wait.hpp"
+#include "tests/support/truth_line.hpp"
 
 namespace cordon {
 namespace {
@@ -285,23 +286,15 @@ TEST_F(InVehicleBroker, EcuAndHmiCannotReadWhatTheyWrite) {
 
 using FrameKey = std::tuple<std::string, std::uint64_t, std::uint64_t>;  // source, epoch, seq
 
-// The text after "key": up to the next ',' or '"' (a number or a plain string).
-std::string field(const std::string& line, const std::string& key) {
-  const auto at = line.find("\"" + key + "\":");
-  if (at == std::string::npos) return {};
-  auto from = at + key.size() + 3;
-  if (line[from] == '"') ++from;
-  return line.substr(from, line.find_first_of(",\"}", from) - from);
-}
 
 // The simulator's ground truth, in sending order: "frame" or "event", and the frame's key.
 std::vector<std::pair<std::string, FrameKey>> truthOf(const fs::path& file) {
   std::vector<std::pair<std::string, FrameKey>> sent;
   std::ifstream in(file);
   for (std::string line; std::getline(in, line);) {
-    const auto kind = field(line, "t");
+    const auto kind = test::truthField(line, "t");
     FrameKey key;
-    if (kind == "frame") key = {field(line, "source"), std::stoull(field(line, "epoch")), std::stoull(field(line, "seq"))};
+    if (kind == "frame") key = {test::truthField(line, "source"), std::stoull(test::truthField(line, "epoch")), std::stoull(test::truthField(line, "seq"))};
     sent.emplace_back(kind, key);
   }
   return sent;

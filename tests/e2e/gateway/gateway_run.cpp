@@ -19,9 +19,6 @@
 #include "tests/support/exact_json.hpp"
 #include "tests/support/wait.hpp"
 
-#ifndef CORDON_GATEWAY_BINARY
-#define CORDON_GATEWAY_BINARY ""
-#endif
 #ifndef CORDON_SIM_BINARY
 #define CORDON_SIM_BINARY ""
 #endif
@@ -225,9 +222,6 @@ GatewayRun::~GatewayRun() {
   brokers_.clear();
 }
 
-bool GatewayRun::gatewayAvailable() {
-  return !gatewayBinary().empty() && ::access(gatewayBinary().c_str(), X_OK) == 0;
-}
 fs::path GatewayRun::gatewayBinary() { return CORDON_GATEWAY_BINARY; }
 fs::path GatewayRun::simBinary() { return CORDON_SIM_BINARY; }
 fs::path GatewayRun::policyBinary() { return CORDON_POLICY_TOOL; }
@@ -506,7 +500,7 @@ fs::path GatewayRun::writeConfig(std::string_view fileName) const {
 
 Status GatewayRun::startGateway(std::optional<std::vector<std::string>> awaitConnected,
                                 std::chrono::milliseconds timeout) {
-  if (!gatewayAvailable()) return Error{"this build has no cordon-gateway"};
+  if (::access(gatewayBinary().c_str(), X_OK) != 0) return Error{gatewayBinary().string() + ": not an executable"};
   if (gateway_ && gateway_->running()) return Error{"the gateway is already running"};
   std::vector<std::string> await;
   if (awaitConnected) {

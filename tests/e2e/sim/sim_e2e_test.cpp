@@ -17,6 +17,7 @@
 #include "ecu/frame/frame_verifier.hpp"
 #include "tests/support/mosquitto_broker.hpp"
 #include "tests/support/test_subscriber.hpp"
+#include "tests/support/truth_line.hpp"
 
 namespace cordon {
 namespace {
@@ -52,14 +53,6 @@ std::string readFile(const fs::path& file) {
   return text.str();
 }
 
-// The text after "key": up to the next ',' or '"' (a number or a plain string).
-std::string field(const std::string& line, const std::string& key) {
-  const auto at = line.find("\"" + key + "\":");
-  if (at == std::string::npos) return {};
-  auto from = at + key.size() + 3;
-  if (line[from] == '"') ++from;
-  return line.substr(from, line.find_first_of(",\"}", from) - from);
-}
 
 using FrameKey = std::tuple<std::string, std::string, std::uint64_t, std::uint64_t>;  // vehicle, source, epoch, seq
 
@@ -68,10 +61,10 @@ std::set<FrameKey> truthFrames(const fs::path& file, std::size_t& events) {
   std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
-    if (field(line, "t") == "event") ++events;
-    if (field(line, "t") != "frame") continue;
-    frames.emplace(field(line, "vehicle"), field(line, "source"), std::stoull(field(line, "epoch")),
-                   std::stoull(field(line, "seq")));
+    if (test::truthField(line, "t") == "event") ++events;
+    if (test::truthField(line, "t") != "frame") continue;
+    frames.emplace(test::truthField(line, "vehicle"), test::truthField(line, "source"), std::stoull(test::truthField(line, "epoch")),
+                   std::stoull(test::truthField(line, "seq")));
   }
   return frames;
 }
