@@ -40,6 +40,9 @@ struct MqttClientOptions {
   std::string username{};  // empty: connect without credentials
   std::string password{};  // with username
   bool cleanSession = true;
+  // MQTT v5 instead of 3.1.1 (shared subscriptions, as a relay uses them). A session that
+  // is not clean never expires at the broker, as in 3.1.1.
+  bool mqtt5 = false;
   std::chrono::seconds keepAlive{30};
   // After a lost connection, reconnect on the client's own threads, waiting
   // reconnectMin, doubling up to reconnectMax between attempts.

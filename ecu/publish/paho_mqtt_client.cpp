@@ -165,7 +165,7 @@ struct PahoMqttClient::State {
   // exclusively (or is the only user, in create()).
   Status makeClient() {
     try {
-      mqtt::create_options create(MQTTVERSION_3_1_1);
+      mqtt::create_options create(options.mqtt5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
       // Paho C applies max_buffered_messages to its queue of unsent commands while
       // connected too (default 100), which refuses publishes under load although the
       // connection is fine. Without offline buffering, callers bound what they queue
@@ -258,8 +258,17 @@ void PahoMqttClient::setHandler(MqttHandler& handler) {
 Status PahoMqttClient::connect(Deadline deadline) {
   const auto& o = state_->options;
   mqtt::connect_options opts;
-  opts.set_mqtt_version(MQTTVERSION_3_1_1);
-  opts.set_clean_session(o.cleanSession);
+  if (o.mqtt5) {
+    opts.set_mqtt_version(MQTTVERSION_5);
+    opts.set_clean_start(o.cleanSession);
+    if (!o.cleanSession) {
+      constexpr int kSessionNeverExpires = static_cast<int>(0xFFFFFFFFU);
+      opts.set_properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, kSessionNeverExpires}});
+    }
+  } else {
+    opts.set_mqtt_version(MQTTVERSION_3_1_1);
+    opts.set_clean_session(o.cleanSession);
+  }
   opts.set_keep_alive_interval(o.keepAlive);
   if (!o.username.empty()) {
     opts.set_user_name(o.username);

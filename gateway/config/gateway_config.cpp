@@ -13,6 +13,7 @@
 #include "config_generated.h"
 #include "gateway/config/certificate_file.hpp"
 #include "gateway/config/embedded_schema.hpp"
+#include "gateway/relay/relay_frame.hpp"
 
 namespace cordon::config {
 namespace {
@@ -26,6 +27,7 @@ constexpr std::string_view kVehicleIngestClientId = "cordon-gateway";
 constexpr std::string_view kRelayIngestClientId = "cordon-relay";
 constexpr std::string_view kVehicleTopics[] = {"cordon/v1/frames/+", "cordon/v1/events/+"};
 constexpr std::string_view kDefaultTopicPrefix = "cordon/v1";
+constexpr std::string_view kDefaultShareGroup = "cordon-relay";
 constexpr std::string_view kDefaultStatusTopic = "cordon/v1/status/gateway";
 constexpr std::uint32_t kMaxCommitIntervalMs = 60'000;
 
@@ -195,11 +197,50 @@ class Loader {
     return out;
   }
 
-  IngestConfig ingest(const wire::Ingest* in, Deployment deployment) {
+  RelayConfig relaySettings(const wire::Relay* in, Deployment deployment) {
+    RelayConfig out;
+    const bool relay = deployment == Deployment::Relay;
+    if (in != nullptr) {
+      out.buckets = in->buckets();
+      if (out.buckets == 0 || out.buckets > relay::kMaxBuckets) {
+        fail("relay.buckets", "must be from 1 to " + std::to_string(relay::kMaxBuckets));
+      }
+      if (in->share_group() != nullptr) {
+        out.shareGroup = in->share_group()->str();
+        if (out.shareGroup.empty() || out.shareGroup.find_first_of("/+#") != std::string::npos) {
+          fail("relay.share_group", squote(out.shareGroup) + ": one topic level without wildcards");
+        }
+      }
+      if (in->topic_prefix() != nullptr) {
+        out.topicPrefix = in->topic_prefix()->str();
+        if (auto why = topicNameProblem(out.topicPrefix); !why.empty()) fail("relay.topic_prefix", why);
+      }
+      if (in->owned() != nullptr) {
+        if (!relay) fail("relay.owned", "only a relay owns buckets; a vehicle publishes to its own bucket");
+        std::set<std::uint32_t> seen;
+        for (flatbuffers::uoffset_t i = 0; i < in->owned()->size(); ++i) {
+          const std::uint32_t b = in->owned()->Get(i);
+          const std::string key = "relay.owned[" + std::to_string(i) + "]";
+          if (b >= out.buckets) fail(key, std::to_string(b) + ": buckets are numbered 0 to buckets - 1");
+          if (!seen.insert(b).second) fail(key, std::to_string(b) + " is listed twice");
+        }
+        if (in->owned()->size() == 0) fail("relay.owned", "must name at least one bucket (leave the key out for all)");
+        out.owned.assign(seen.begin(), seen.end());
+      }
+    }
+    if (out.owned.empty() && relay) {
+      for (std::uint32_t b = 0; b < out.buckets; ++b) out.owned.push_back(b);
+    }
+    return out;
+  }
+
+  IngestConfig ingest(const wire::Ingest* in, Deployment deployment, const RelayConfig& relaySettings,
+                      bool relayTableGiven) {
     IngestConfig out;
     const bool relay = deployment == Deployment::Relay;
+    out.mqtt5 = relay;
     if (in == nullptr && relay) {
-      failAt("ingest", "deployment", "a relay needs \"ingest\" with the domestic broker's \"uri\" and \"topics\"");
+      failAt("ingest", "deployment", "a relay needs \"ingest\" with the domestic broker's \"uri\"");
       return out;
     }
     const std::string uriText = in != nullptr && in->uri() != nullptr ? in->uri()->str() : "";
@@ -222,8 +263,14 @@ class Loader {
           fail("ingest.topics[" + std::to_string(i) + "]", why);
         }
       }
+      if (relay && relayTableGiven) {
+        fail("ingest.topics", "give either ingest.topics or the \"relay\" table, not both: the relay "
+                              "subscribes to its buckets from the relay table");
+      }
     } else if (relay) {
-      fail("ingest.topics", "a relay needs the topics its RelayFrames arrive on");
+      for (const std::uint32_t b : relaySettings.owned) {
+        out.topics.push_back(relay::relaySubscription(relaySettings.shareGroup, relaySettings.topicPrefix, b));
+      }
     } else {
       out.topics.assign(std::begin(kVehicleTopics), std::end(kVehicleTopics));
     }
@@ -275,6 +322,10 @@ class Loader {
     switch (e.encoding()) {
       case wire::Encoding::flatbuffers: out.encoding = Encoding::FlatBuffers; break;
       case wire::Encoding::json: out.encoding = Encoding::Json; break;
+      case wire::Encoding::relay: out.encoding = Encoding::Relay; break;
+    }
+    if (out.encoding == Encoding::Relay && out.jurisdiction != Jurisdiction::Domestic) {
+      fail(key + ".encoding", "relay is for a domestic endpoint: a RelayFrame carries the vehicle's context");
     }
     return out;
   }
@@ -305,6 +356,7 @@ std::string_view nameOf(Encoding encoding) {
   switch (encoding) {
     case Encoding::FlatBuffers: return "flatbuffers";
     case Encoding::Json: return "json";
+    case Encoding::Relay: return "relay";
   }
   return "flatbuffers";
 }
@@ -395,7 +447,7 @@ Result<GatewayConfig> parseConfig(std::string_view text, const std::filesystem::
   if (root.log_level() > wire::LogLevel::MAX) load.fail("log_level", "expected trace, debug, info, warn or error");
   for (flatbuffers::uoffset_t i = 0; i < root.endpoints()->size(); ++i) {
     if (root.endpoints()->Get(i)->encoding() > wire::Encoding::MAX) {
-      load.fail("endpoints[" + std::to_string(i) + "].encoding", "expected flatbuffers or json");
+      load.fail("endpoints[" + std::to_string(i) + "].encoding", "expected flatbuffers, json or relay");
     }
   }
   switch (root.deployment()) {
@@ -406,7 +458,8 @@ Result<GatewayConfig> parseConfig(std::string_view text, const std::filesystem::
     config.vehicleId = root.vehicle_id()->str();
     if (config.vehicleId.empty()) load.fail("vehicle_id", "must not be empty (leave the key out instead)");
   }
-  config.ingest = load.ingest(root.ingest(), config.deployment);
+  config.relay = load.relaySettings(root.relay(), config.deployment);
+  config.ingest = load.ingest(root.ingest(), config.deployment, config.relay, root.relay() != nullptr);
 
   const auto* endpoints = root.endpoints();
   if (endpoints->size() == 0) load.fail("endpoints", "at least one endpoint is needed");
@@ -414,6 +467,9 @@ Result<GatewayConfig> parseConfig(std::string_view text, const std::filesystem::
   for (flatbuffers::uoffset_t i = 0; i < endpoints->size(); ++i) {
     const std::string key = "endpoints[" + std::to_string(i) + "]";
     config.endpoints.push_back(load.endpoint(key, *endpoints->Get(i)));
+    if (config.endpoints.back().encoding == Encoding::Relay && config.deployment == Deployment::Relay) {
+      load.fail(key + ".encoding", "a relay exports frames; relay encoding is for vehicles sending to a relay");
+    }
     if (!names.insert(config.endpoints.back().name).second) {
       load.fail(key + ".name",
                 squote(config.endpoints.back().name) + " names an earlier endpoint too: names must be unique");

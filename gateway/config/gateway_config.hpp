@@ -29,7 +29,7 @@ namespace cordon::config {
 using policy::Deployment;
 using policy::Jurisdiction;
 
-enum class Encoding : std::uint8_t { FlatBuffers, Json };
+enum class Encoding : std::uint8_t { FlatBuffers, Json, Relay };
 enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error };
 enum class Scheme : std::uint8_t { Tcp, Ssl };  // tcp:// (no TLS), ssl:// (TLS)
 
@@ -71,6 +71,7 @@ struct IngestConfig {
   std::optional<TlsFiles> tls;  // present exactly for ssl://
   std::string username;         // empty: connect without credentials
   std::filesystem::path passwordFile;  // set exactly when username is
+  bool mqtt5 = false;  // a relay: MQTT v5, for shared subscriptions
   // Fixed, not configurable: QoS 1, persistent session.
   static constexpr int kQos = 1;
 };
@@ -119,6 +120,14 @@ struct KeyFiles {
   std::filesystem::path digestKey;
 };
 
+// Relay mode's topic buckets (docs/relay.md).
+struct RelayConfig {
+  std::uint32_t buckets = 16;
+  std::vector<std::uint32_t> owned;  // relay deployment: the buckets consumed, ascending
+  std::string shareGroup = "cordon-relay";
+  std::string topicPrefix = "cordon/v1";
+};
+
 struct GatewayConfig {
   std::filesystem::path file;  // the config file, absolute
   Deployment deployment = Deployment::Vehicle;
@@ -132,6 +141,7 @@ struct GatewayConfig {
   LogLevel logLevel = LogLevel::Info;
   std::chrono::milliseconds statusInterval{5000};
   AuditConfig audit;
+  RelayConfig relay;
 
   // Where a key sits in the file: "FILE:LINE" (nearest present ancestor for a key left
   // to its default), for messages about this config after loading.

@@ -24,6 +24,8 @@
 #include "gateway/outbox/outbox.hpp"
 #include "gateway/pipeline/frame_pipeline.hpp"
 #include "gateway/policy/bundle_file.hpp"
+#include "gateway/relay/relay_frame.hpp"
+#include "gateway/state/relay_context.hpp"
 #include "gateway/state/vehicle_state.hpp"
 #include "gateway/transform/key_ring.hpp"
 #include "gateway/transform/pseudonymiser.hpp"
@@ -180,7 +182,9 @@ struct Gateway::Impl {
   std::atomic<bool> uplinkWakePending{false};
 
   std::optional<storage::Transaction> tx;  // the open batch transaction
-  std::map<std::string, SourceState, std::less<>> sources;
+  // Sequence state per (vehicle id, source): one vehicle on a vehicle gateway, a relay's
+  // share of the fleet on a relay.
+  std::map<std::pair<std::string, std::string>, SourceState, std::less<>> sources;
   std::map<std::pair<std::string, std::string>, Rejects> rejects;  // (source, reason)
   std::vector<Gap> gaps;
   std::size_t stagedBytes = 0;  // payload bytes in the endpoints' staged lists
@@ -192,6 +196,8 @@ struct Gateway::Impl {
   bool draining = false;
   int exitCode = 0;
   std::vector<IngestMessage> arrived;
+  flatbuffers::FlatBufferBuilder relayBuilder{4096};  // RelayFrames for endpoints with relay encoding
+  bool isRelay() const { return config.deployment == policy::Deployment::Relay; }
   std::vector<uplink::Completion> completions;
 
   // Counters for the status.
@@ -237,6 +243,10 @@ struct Gateway::Impl {
   void onIngest();
   void handle(IngestMessage& message);
   void handleFrame(const IngestMessage& message);
+  void handleRelayFrame(const IngestMessage& message);
+  void judge(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes, const policy::Environment& env);
+  bool sequenceIsNew(const wire::SignalFrame& frame);
+  std::size_t vehicleCount() const;
   void handleEvent(const IngestMessage& message);
   void reject(std::string_view source, std::string_view reason, std::span<const std::uint8_t> bytes);
   Status ensureTransaction();
@@ -404,21 +414,22 @@ void Gateway::Impl::buildPipeline() {
   pipeline = std::make_unique<pipeline::FramePipeline>(registry, policy, std::move(specs), &*pseudonymiser);
 }
 
-// The last committed sequence counter per source survives restarts, so frames lost in
+// The last committed sequence counter per vehicle and source survives restarts, so frames lost in
 // the ingest window of a kill show up as an audited gap when the source is heard again.
 Status Gateway::Impl::openSources() {
   if (Status s = db->exec(
-          "CREATE TABLE IF NOT EXISTS ingest_sources(source TEXT PRIMARY KEY, boot_epoch INTEGER NOT NULL, "
-          "last_counter INTEGER NOT NULL)");
+          "CREATE TABLE IF NOT EXISTS ingest_sequences(vehicle TEXT NOT NULL, source TEXT NOT NULL, "
+          "boot_epoch INTEGER NOT NULL, last_counter INTEGER NOT NULL, PRIMARY KEY(vehicle, source))");
       !s)
     return s;
-  auto q = db->prepare("SELECT source, boot_epoch, last_counter FROM ingest_sources");
+  auto q = db->prepare("SELECT vehicle, source, boot_epoch, last_counter FROM ingest_sequences");
   if (!q) return q.error();
   while (true) {
     auto row = q->step();
     if (!row) return row.error();
     if (!row.value()) break;
-    sources[q->text(0)] = {static_cast<std::uint32_t>(q->int64(1)), static_cast<std::uint64_t>(q->int64(2)), false};
+    sources[{q->text(0), q->text(1)}] = {static_cast<std::uint32_t>(q->int64(2)),
+                                         static_cast<std::uint64_t>(q->int64(3)), false};
   }
   return {};
 }
@@ -530,7 +541,9 @@ void Gateway::Impl::onIngest() {
 }
 
 void Gateway::Impl::handle(IngestMessage& message) {
-  if (isEventTopic(message.topic)) {
+  if (isRelay()) {
+    handleRelayFrame(message);
+  } else if (isEventTopic(message.topic)) {
     handleEvent(message);
   } else {
     handleFrame(message);
@@ -552,17 +565,48 @@ void Gateway::Impl::handleFrame(const IngestMessage& message) {
     return;
   }
   const wire::SignalFrame& frame = *verified.value();
+  if (!sequenceIsNew(frame)) return;
+  const std::int64_t capture = frame.capture_time_ns();
+  latestNs = std::max(latestNs, capture);
+  if (const auto fix = positions->positionIn(frame)) vehicle->onFix(*fix, capture);
+  judge(frame, message.payload, vehicle->environment(nowNs(), true, config.deployment));
+}
+
+// A relay (docs/relay.md): the vehicle gateway's copy of a frame, judged on the context it
+// came with. Anything the envelope or the frame fails is rejected, never exported.
+void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
+  auto envelope = relay::readRelayFrame(message.payload);
+  if (!envelope) {
+    reject(lastLevel(message.topic), envelope.error().message, message.payload);
+    return;
+  }
+  auto verified = verifier->verify(envelope.value().frame);
+  if (!verified) {
+    reject(lastLevel(message.topic), ecu::toString(verified.rejection().reason), message.payload);
+    return;
+  }
+  const wire::SignalFrame& frame = *verified.value();
+  if (!sequenceIsNew(frame)) return;
+  latestNs = std::max(latestNs, frame.capture_time_ns());
+  // The relay's own clock judges bases and consents at export (relay_context.hpp); a
+  // server runs NTP, so it counts as synchronised.
+  const policy::Environment env =
+      state::environmentFromContext(*envelope.value().context, policy->settings(), nowNs(), true);
+  judge(frame, envelope.value().frame, env);
+}
+
+// Sequence, per vehicle and source: a repeat of a committed frame (at-least-once delivery)
+// is dropped; a jump is an audited gap. False for a repeat.
+bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame) {
   const std::string_view source = frame.source()->string_view();
   const std::uint32_t epoch = frame.sequence()->boot_epoch();
   const std::uint64_t counter = frame.sequence()->counter();
-
-  // Sequence: a repeat of a committed frame is dropped; a jump is an audited gap.
-  auto [it, fresh] = sources.try_emplace(std::string(source));
+  auto [it, fresh] = sources.try_emplace({std::string(frame.vehicle_id()->string_view()), std::string(source)});
   SourceState& seq = it->second;
   if (!fresh && seq.bootEpoch == epoch) {
     if (counter <= seq.lastCounter) {
       ++duplicates;
-      return;
+      return false;
     }
     if (counter > seq.lastCounter + 1) {
       gaps.push_back({auditLog->digest("vehicle", frame.vehicle_id()->string_view()), std::string(source), epoch,
@@ -576,17 +620,22 @@ void Gateway::Impl::handleFrame(const IngestMessage& message) {
   }
   seq = {epoch, counter, true};
   ++frames;
+  return true;
+}
 
+// Decides, transforms and stages one verified frame for every endpoint. `bytes` is the
+// frame as received (its digest goes to the audit record).
+void Gateway::Impl::judge(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes,
+                          const policy::Environment& env) {
+  const std::string_view source = frame.source()->string_view();
+  const std::uint32_t epoch = frame.sequence()->boot_epoch();
+  const std::uint64_t counter = frame.sequence()->counter();
+  const std::int64_t capture = frame.capture_time_ns();
   if (Status s = ensureTransaction(); !s) {
     log(LogLevel::Error, "cannot begin a transaction: " + s.message());
     ++commitFailures;
     return;
   }
-  const std::int64_t capture = frame.capture_time_ns();
-  latestNs = std::max(latestNs, capture);
-  const std::int64_t now = nowNs();
-  if (const auto fix = positions->positionIn(frame)) vehicle->onFix(*fix, capture);
-  const policy::Environment env = vehicle->environment(now, true, config.deployment);
   pipeline->process(frame, env);
   auto pattern = auditLog->patternId(pipeline->pattern());
   if (!pattern) {
@@ -594,11 +643,20 @@ void Gateway::Impl::handleFrame(const IngestMessage& message) {
     ++commitFailures;
     return;
   }
-  batch->addFrame(message.payload, frame.vehicle_id()->string_view(), source, epoch, counter, pattern.value(), capture);
+  batch->addFrame(bytes, frame.vehicle_id()->string_view(), source, epoch, counter, pattern.value(), capture);
   const std::string suffix = "frames/" + std::string(source);
   for (std::size_t e = 0; e < endpoints.size(); ++e) {
     Endpoint& endpoint = endpoints[e];
-    const auto out = pipeline->output(e);
+    auto out = pipeline->output(e);
+    std::string relaySuffix;
+    if (endpoint.config.encoding == config::Encoding::Relay && !out.empty()) {
+      // The domestic copy goes on with the context it was judged in, to the vehicle's bucket.
+      relayBuilder.Clear();
+      const auto written = state::writeContext(relayBuilder, *vehicle, nowNs(), true);
+      out = relay::finishRelayFrame(relayBuilder, written, out);
+      relaySuffix = relay::relayTopicSuffix(relay::bucketOf(frame.vehicle_id()->string_view(), config.relay.buckets),
+                                            source);
+    }
     if (out.empty()) {
       ++endpoint.empty;
       continue;
@@ -609,7 +667,8 @@ void Gateway::Impl::handleFrame(const IngestMessage& message) {
       continue;
     }
     batch->addOutput(endpoint.auditIndex, out);
-    endpoint.staged.push_back({suffix, std::vector<std::uint8_t>(out.begin(), out.end())});
+    endpoint.staged.push_back(
+        {relaySuffix.empty() ? suffix : relaySuffix, std::vector<std::uint8_t>(out.begin(), out.end())});
     stagedBytes += out.size();
   }
 }
@@ -714,12 +773,13 @@ Status Gateway::Impl::writeBatch() {
   }
   {
     auto q = db->prepare(
-        "INSERT INTO ingest_sources(source, boot_epoch, last_counter) VALUES(?1, ?2, ?3) "
-        "ON CONFLICT(source) DO UPDATE SET boot_epoch = ?2, last_counter = ?3");
+        "INSERT INTO ingest_sequences(vehicle, source, boot_epoch, last_counter) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT(vehicle, source) DO UPDATE SET boot_epoch = ?3, last_counter = ?4");
     if (!q) return q.error();
-    for (auto& [name, seq] : sources) {
+    for (auto& [key, seq] : sources) {
       if (!seq.dirty) continue;
-      q->bind(1, name).bind(2, static_cast<std::int64_t>(seq.bootEpoch)).bind(3, static_cast<std::int64_t>(seq.lastCounter));
+      q->bind(1, key.first).bind(2, key.second).bind(3, static_cast<std::int64_t>(seq.bootEpoch));
+      q->bind(4, static_cast<std::int64_t>(seq.lastCounter));
       if (Status s = q->run(); !s) return s;
       q->reset();
       seq.dirty = false;
@@ -924,6 +984,8 @@ std::string Gateway::Impl::statusJson() const {
                     {"duplicates", duplicates},
                     {"paused", ingest->paused()},
                     {"pauses", ingest->pauses()}};
+  root["deployment"] = config::nameOf(config.deployment);
+  if (isRelay()) root["relay"] = {{"vehicles", vehicleCount()}, {"buckets", config.relay.owned.size()}};
   root["commits"] = commits;
   root["commit_failures"] = commitFailures;
   root["audit"] = {{"head", auditLog->headSeq()},
@@ -959,6 +1021,17 @@ std::string Gateway::Impl::statusJson() const {
   }
   root["endpoints"] = std::move(list);
   return json::serialize(root);
+}
+
+// Distinct vehicles heard from (sources is ordered by vehicle first).
+std::size_t Gateway::Impl::vehicleCount() const {
+  std::size_t n = 0;
+  const std::string* last = nullptr;
+  for (const auto& entry : sources) {
+    if (last == nullptr || *last != entry.first.first) ++n;
+    last = &entry.first.first;
+  }
+  return n;
 }
 
 void Gateway::Impl::publishStatus() {

@@ -20,6 +20,7 @@ Result<std::unique_ptr<Ingest>> Ingest::create(const config::IngestConfig& confi
   options.brokerUri = config.uri.text;
   options.clientId = config.clientId;
   options.cleanSession = false;  // the broker keeps our queue while we are away
+  options.mqtt5 = config.mqtt5;
   options.autoReconnect = true;
   options.offlineBufferMessages = 0;
   if (config.tls) {

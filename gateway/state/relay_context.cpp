@@ -1,5 +1,10 @@
 #include "gateway/state/relay_context.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace cordon::state {
 
 policy::Environment environmentFromContext(const wire::VehicleContext& context, const policy::Settings& settings,
@@ -23,6 +28,35 @@ policy::Environment environmentFromContext(const wire::VehicleContext& context, 
     }
   }
   return env;
+}
+
+flatbuffers::Offset<wire::VehicleContext> writeContext(flatbuffers::FlatBufferBuilder& builder,
+                                                       const VehicleState& vehicle, std::int64_t nowNs,
+                                                       bool clockSynchronised) {
+  const auto& fix = vehicle.latestFix();
+  std::vector<flatbuffers::Offset<wire::ConsentRecord>> consents;
+  for (const VehicleState::ConsentRecord& c : vehicle.consentsOf(vehicle.driver())) {
+    consents.push_back(wire::CreateConsentRecordDirect(builder, vehicle.driver().c_str(), c.purpose, c.granted,
+                                                       c.expiresAtNs));
+  }
+  std::vector<flatbuffers::Offset<flatbuffers::String>> occupants;
+  for (const std::string& o : vehicle.occupants()) occupants.push_back(builder.CreateString(o));
+  const auto& hash = vehicle.policy().policyHash();
+  const std::vector<std::uint8_t> hashBytes(hash.begin(), hash.end());
+
+  wire::Jurisdiction collectedIn = wire::Jurisdiction::Unknown;
+  wire::GeofenceState geofence = wire::GeofenceState::Unknown;
+  std::uint32_t fixAgeMs = UINT32_MAX;
+  if (fix && clockSynchronised) {
+    collectedIn = fix->inMainlandChina ? wire::Jurisdiction::MainlandChina : wire::Jurisdiction::Outside;
+    geofence = fix->insideSensitiveArea ? wire::GeofenceState::Inside : wire::GeofenceState::Outside;
+    // A fix from the future (clock step) is no fresher than one from now.
+    const std::int64_t ageMs = std::max<std::int64_t>(0, (nowNs - fix->capturedAtNs) / 1'000'000);
+    fixAgeMs = static_cast<std::uint32_t>(std::min<std::int64_t>(ageMs, UINT32_MAX));
+  }
+  return wire::CreateVehicleContextDirect(builder, collectedIn, geofence, nullptr, fixAgeMs, clockSynchronised,
+                                          vehicle.driver().c_str(), &occupants, &consents, vehicle.policy().version(),
+                                          &hashBytes, nowNs, static_cast<float>(vehicle.positionRateHz()));
 }
 
 }  // namespace cordon::state

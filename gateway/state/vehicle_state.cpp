@@ -59,6 +59,15 @@ bool VehicleState::consentValid(const std::string& subject, ConsentPurpose purpo
   return it != consents_.end() && it->second.granted && nowNs < it->second.expiresAtNs;
 }
 
+std::vector<VehicleState::ConsentRecord> VehicleState::consentsOf(const std::string& subject) const {
+  std::vector<ConsentRecord> out;
+  for (auto it = consents_.lower_bound({subject, ConsentPurpose::Unspecified});
+       it != consents_.end() && it->first.first == subject; ++it) {
+    out.push_back({it->first.second, it->second.granted, it->second.expiresAtNs});
+  }
+  return out;
+}
+
 policy::Environment VehicleState::environment(std::int64_t nowNs, bool clockSynchronised,
                                               policy::Deployment deployment) const {
   policy::Environment env;

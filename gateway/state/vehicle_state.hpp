@@ -65,6 +65,17 @@ class VehicleState {
   const std::vector<std::string>& occupants() const { return occupants_; }
   // Whether `subject`'s consent for `purpose` holds at nowNs.
   bool consentValid(const std::string& subject, ConsentPurpose purpose, std::int64_t nowNs) const;
+  // `subject`'s consent records as the HMI last reported them (granted or withdrawn), for
+  // the context block a relay decides on.
+  struct ConsentRecord {
+    ConsentPurpose purpose = ConsentPurpose::Unspecified;
+    bool granted = false;
+    std::int64_t expiresAtNs = 0;
+  };
+  std::vector<ConsentRecord> consentsOf(const std::string& subject) const;
+  // The smoothed rate of position fixes (Hz); 0 until two fixes arrived.
+  double positionRateHz() const { return fixIntervalS_ > 0 ? 1.0 / fixIntervalS_ : 0.0; }
+  const policy::CompiledPolicy& policy() const { return *policy_; }
 
  private:
   struct Consent {

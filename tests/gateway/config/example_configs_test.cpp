@@ -70,6 +70,8 @@ TEST(ExampleConfigs, VehicleProductionIsStrictDomesticOnlyWithMutualTls) {
   EXPECT_EQ(e.uri.scheme, Scheme::Ssl);
   ASSERT_TRUE(e.tls.has_value());
   EXPECT_TRUE(e.tls->mutual());
+  EXPECT_EQ(e.encoding, Encoding::Relay);
+  EXPECT_EQ(production.relay.buckets, 16U);
   EXPECT_EQ(production.policy.bundle, "/var/lib/cordon/policy/cn-auto-2026-strict.cpb");
   EXPECT_EQ(production.policy.trustedKey, "/etc/cordon/policy-signing.pub.pem");
 
@@ -83,7 +85,10 @@ TEST(ExampleConfigs, RelayExportsFromTheDomesticBroker) {
   const GatewayConfig relay = parseExample("relay.json");
   EXPECT_EQ(relay.deployment, Deployment::Relay);
   EXPECT_EQ(relay.ingest.uri.scheme, Scheme::Ssl);
-  EXPECT_EQ(relay.ingest.topics, std::vector<std::string>{"cordon/v1/relay/+"});
+  EXPECT_TRUE(relay.ingest.mqtt5);
+  ASSERT_EQ(relay.ingest.topics.size(), 8U);
+  EXPECT_EQ(relay.ingest.topics.front(), "$share/cordon-relay/cordon/v1/relay/0/+");
+  EXPECT_EQ(relay.ingest.topics.back(), "$share/cordon-relay/cordon/v1/relay/7/+");
   ASSERT_EQ(relay.endpoints.size(), 1U);
   EXPECT_EQ(relay.endpoints[0].jurisdiction, Jurisdiction::Overseas);
   const auto strict = compiledPolicy(kPolicies / "cn-auto-2026-strict.json");

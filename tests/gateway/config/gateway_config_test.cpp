@@ -172,8 +172,51 @@ TEST_F(GatewayConfigTest, RelayNeedsItsDomesticBrokerAndGetsRelayDefaults) {
   ASSERT_TRUE(loaded.value().ingest.tls.has_value());
   EXPECT_EQ(loaded.value().logLevel, LogLevel::Warn);
 
-  expectError(replaced(relay, "\"topics\": [\"cordon/v1/relay/+\"],", ""), "ingest.topics", "\"ingest\"",
-              "RelayFrames");
+  EXPECT_TRUE(loaded.value().ingest.mqtt5) << "a relay's shared subscriptions are MQTT v5";
+
+  // Without topics, one shared subscription per bucket, all 16 by default.
+  auto sharded = load(replaced(relay, "\"topics\": [\"cordon/v1/relay/+\"],", ""));
+  ASSERT_TRUE(sharded.ok()) << sharded.error().message;
+  ASSERT_EQ(sharded.value().ingest.topics.size(), 16U);
+  EXPECT_EQ(sharded.value().ingest.topics[3], "$share/cordon-relay/cordon/v1/relay/3/+");
+  EXPECT_EQ(sharded.value().relay.owned.size(), 16U);
+}
+
+TEST_F(GatewayConfigTest, ARelayOwnsTheBucketsItsRelayTableNames) {
+  const std::string relay = replaced(
+      replaced(valid_, "\"deployment\": \"vehicle\",", "\"deployment\": \"relay\","),
+      "\"vehicle_id\": \"LSVAX4E69PN000001\",",
+      "\"ingest\": { \"uri\": \"tcp://broker.example.cn:1883\" },\n"
+      "  \"relay\": { \"buckets\": 8, \"owned\": [5, 1], \"share_group\": \"relays-a\", \"topic_prefix\": \"fleet/v2\" },");
+  auto loaded = load(relay);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded.value().relay.owned, (std::vector<std::uint32_t>{1, 5}));
+  EXPECT_EQ(loaded.value().ingest.topics,
+            (std::vector<std::string>{"$share/relays-a/fleet/v2/relay/1/+", "$share/relays-a/fleet/v2/relay/5/+"}));
+
+  expectError(replaced(relay, "[5, 1]", "[5, 8]"), "relay.owned[1]", "\"owned\"", "numbered 0 to buckets - 1");
+  expectError(replaced(relay, "[5, 1]", "[5, 5]"), "relay.owned[1]", "\"owned\"", "listed twice");
+  expectError(replaced(relay, "[5, 1]", "[]"), "relay.owned", "\"owned\"", "at least one bucket");
+  expectError(replaced(relay, "\"buckets\": 8", "\"buckets\": 0"), "relay.buckets", "\"buckets\"", "from 1 to 4096");
+  expectError(replaced(relay, "\"relays-a\"", "\"relays/a\""), "relay.share_group", "\"share_group\"",
+              "without wildcards");
+  expectError(replaced(relay, "\"tcp://broker.example.cn:1883\" }", "\"tcp://broker.example.cn:1883\", \"topics\": [\"x/+\"] }"),
+              "ingest.topics", "\"topics\"", "not both");
+  // The vehicle side: relay encoding is for a domestic endpoint of a vehicle, and a vehicle owns no buckets.
+  expectError(replaced(relay, "\"encoding\": \"json\"", "\"encoding\": \"relay\""), "endpoints[1].encoding",
+              "\"encoding\": \"relay\"", "domestic endpoint");
+}
+
+TEST_F(GatewayConfigTest, AVehicleSendsRelayFramesToADomesticEndpointOnly) {
+  auto loaded = load(replaced(valid_, "\"jurisdiction\": \"CN\",", "\"jurisdiction\": \"CN\", \"encoding\": \"relay\","));
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded.value().endpoints[0].encoding, Encoding::Relay);
+  EXPECT_FALSE(loaded.value().ingest.mqtt5);
+  EXPECT_EQ(loaded.value().relay.buckets, 16U);
+  expectError(replaced(valid_, "\"encoding\": \"json\"", "\"encoding\": \"relay\""), "endpoints[1].encoding",
+              "\"encoding\": \"relay\"", "domestic endpoint");
+  expectError(replaced(valid_, "\"deployment\": \"vehicle\",", "\"deployment\": \"vehicle\", \"relay\": { \"owned\": [1] },"),
+              "relay.owned", "\"owned\"", "only a relay owns buckets");
 }
 
 TEST_F(GatewayConfigTest, AbsolutePathsStayAsTheyAre) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "ecu/frame/event_builder.hpp"
+#include "gateway/state/relay_context.hpp"
 #include "gateway/state/vehicle_state.hpp"
 #include "tests/gateway/policy/policy_fixture.hpp"
 #include "tests/support/scratch_dir.hpp"
@@ -120,6 +121,62 @@ TEST_F(VehicleStateTest, ANewPolicyJudgesTheLatestFixAgain) {
   state_.setPolicy(noAreas);
   EXPECT_FALSE(at(kT0).insideSensitiveArea);
   EXPECT_TRUE(at(kT0).inMainlandChina);
+}
+
+// Relay mode: the context block the vehicle writes makes the relay decide in the
+// environment the vehicle judged in (relay_context.hpp), and what the vehicle does not
+// know stays unknown, which the relay takes the fail-closed way.
+class ContextRoundTripTest : public VehicleStateTest {
+ protected:
+  Environment relayed(std::int64_t nowNs, bool synced = true) {
+    flatbuffers::FlatBufferBuilder builder;
+    builder.Finish(writeContext(builder, state_, nowNs, synced));
+    const auto* context = flatbuffers::GetRoot<wire::VehicleContext>(builder.GetBufferPointer());
+    return environmentFromContext(*context, policy_->settings(), nowNs, true);
+  }
+  void expectSameDecisionInputs(std::int64_t nowNs, bool synced = true) {
+    const Environment vehicle = state_.environment(nowNs, synced, Deployment::Relay);
+    const Environment relay = relayed(nowNs, synced);
+    EXPECT_EQ(relay.insideSensitiveArea, vehicle.insideSensitiveArea);
+    EXPECT_EQ(relay.inMainlandChina, vehicle.inMainlandChina);
+    EXPECT_EQ(relay.highRatePosition, vehicle.highRatePosition);
+    EXPECT_EQ(relay.consent, vehicle.consent);
+    EXPECT_EQ(relay.clockSynchronised, vehicle.clockSynchronised);
+  }
+};
+
+TEST_F(ContextRoundTripTest, TheRelayJudgesInTheVehiclesEnvironment) {
+  expectSameDecisionInputs(kT0);  // no fix yet: inside an area, in China
+  EXPECT_TRUE(relayed(kT0).insideSensitiveArea);
+
+  state_.onFix(kShanghaiPudong, kT0);
+  expectSameDecisionInputs(kT0 + kSecond);
+  EXPECT_FALSE(relayed(kT0 + kSecond).insideSensitiveArea);
+  state_.onFix(kHongKongCentral, kT0 + 2 * kSecond);
+  expectSameDecisionInputs(kT0 + 3 * kSecond);
+  EXPECT_FALSE(relayed(kT0 + 3 * kSecond).inMainlandChina);
+  expectSameDecisionInputs(kT0 + 60 * kSecond);  // stale
+  EXPECT_TRUE(relayed(kT0 + 60 * kSecond).inMainlandChina);
+  EXPECT_TRUE(relayed(kT0 + 3 * kSecond, false).inMainlandChina) << "an unsynchronised vehicle clock";
+
+  for (int i = 1; i <= 20; ++i) state_.onFix(kShanghaiPudong, kT0 + 2 * kSecond + i * kSecond / 10);  // 10 Hz
+  expectSameDecisionInputs(kT0 + 4 * kSecond);
+  EXPECT_TRUE(relayed(kT0 + 4 * kSecond).highRatePosition);
+}
+
+TEST_F(ContextRoundTripTest, TheDriversConsentsTravelWithTheFrame) {
+  const std::vector<std::string> nobody;
+  event(hmi_.driverChange(kT0, "driver-a", nobody));
+  event(hmi_.consent(kT0, "driver-a", ConsentPurpose::LocationExport, true, kT0 + 3600 * kSecond));
+  event(hmi_.consent(kT0, "driver-b", ConsentPurpose::CabinCamera, true, kT0 + 3600 * kSecond));
+  expectSameDecisionInputs(kT0 + kSecond);
+  EXPECT_TRUE(relayed(kT0 + kSecond).consentValid(ConsentPurpose::LocationExport));
+  EXPECT_FALSE(relayed(kT0 + kSecond).consentValid(ConsentPurpose::CabinCamera)) << "not the driver's";
+  EXPECT_FALSE(relayed(kT0 + 3601 * kSecond).consentValid(ConsentPurpose::LocationExport)) << "expired";
+
+  event(hmi_.consent(kT0 + 10 * kSecond, "driver-a", ConsentPurpose::LocationExport, false, 0));
+  expectSameDecisionInputs(kT0 + 11 * kSecond);
+  EXPECT_FALSE(relayed(kT0 + 11 * kSecond).consentValid(ConsentPurpose::LocationExport)) << "withdrawn";
 }
 
 }  // namespace
