@@ -292,7 +292,10 @@ Status PahoMqttClient::connect(Deadline deadline) {
   try {
     std::shared_lock clientLock(state_->clientMutex);
     if (!state_->client) return Error{kNoClient};
-    auto tok = state_->client->connect(std::move(opts));
+    // Passed as a copy: Paho C++ 1.2.0 loses the connect properties (the v5 session
+    // expiry) when the options are moved in, and the broker then ends the session at
+    // the first disconnect (seen: "session present" false after a reconnect).
+    auto tok = state_->client->connect(opts);
     if (!tok->wait_until(deadline)) {
       return Error{"connect to " + o.brokerUri + ": no answer before the deadline"};
     }

@@ -4,7 +4,9 @@
 
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
+#include <utility>
 
 #include "ecu/frame/event_builder.hpp"
 #include "ecu/frame/frame_builder.hpp"
@@ -511,6 +513,78 @@ TEST_F(PublishE2eTest, EventsReachAnMqttClientSubscriber) {
   ASSERT_TRUE(verified.ok()) << verified.rejection().detail;
   EXPECT_EQ(verified->event_as_ConsentChange()->purpose(), wire::ConsentPurpose::LocationExport);
   EXPECT_TRUE(client.value()->disconnect(deadlineIn(5s)));
+}
+
+// What relay mode rests on (docs/relay.md, "Scaling out"): with MQTT v5 shared
+// subscriptions, each relay gets the buckets it subscribed to and nothing else, and a
+// relay that is away (persistent session) finds its bucket's messages queued when it
+// comes back, rather than handed to another member or dropped.
+TEST_F(PublishE2eTest, Mqtt5SharedSubscriptionsKeepEachBucketWithItsOwnerAcrossAnAbsence) {
+  struct Inbox final : MqttHandler {
+    void onDelivery(std::uint64_t, const Status&) override {}
+    void onMessage(std::string_view topic, std::span<const std::uint8_t>) override {
+      std::lock_guard lock(mutex);
+      topics.emplace_back(topic);
+    }
+    std::vector<std::string> take() {
+      std::lock_guard lock(mutex);
+      return std::exchange(topics, {});
+    }
+    std::size_t size() {
+      std::lock_guard lock(mutex);
+      return topics.size();
+    }
+    std::mutex mutex;
+    std::vector<std::string> topics;
+  };
+  auto relay = [&](const std::string& id, Inbox& inbox) {
+    auto client = PahoMqttClient::create(
+        {.brokerUri = broker_->uri(), .clientId = id, .cleanSession = false, .mqtt5 = true});
+    EXPECT_TRUE(client) << client.error().message;
+    client.value()->setHandler(inbox);
+    return std::move(client.value());
+  };
+  Inbox inboxA, inboxB;
+  auto relayA = relay("relay-a", inboxA);
+  auto relayB = relay("relay-b", inboxB);
+  ASSERT_TRUE(relayA->connect(deadlineIn(10s)));
+  ASSERT_TRUE(relayB->connect(deadlineIn(10s)));
+  ASSERT_TRUE(relayA->subscribe("$share/relays/cordon/v1/relay/0/+", 1, deadlineIn(10s)));
+  ASSERT_TRUE(relayB->subscribe("$share/relays/cordon/v1/relay/1/+", 1, deadlineIn(10s)));
+
+  auto vehicle = PahoMqttClient::create({.brokerUri = broker_->uri(), .clientId = "vehicle"});
+  ASSERT_TRUE(vehicle) << vehicle.error().message;
+  struct NoReports final : MqttHandler {
+    void onDelivery(std::uint64_t, const Status&) override {}
+  } noReports;
+  vehicle.value()->setHandler(noReports);
+  ASSERT_TRUE(vehicle.value()->connect(deadlineIn(10s)));
+  const std::uint8_t payload[] = {1};
+  auto publish = [&](int bucket, int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(vehicle.value()->publish("cordon/v1/relay/" + std::to_string(bucket) + "/adas", payload, 1, 0));
+    }
+  };
+  publish(0, 5);
+  publish(1, 7);
+  ASSERT_TRUE(waitUntil([&] { return inboxA.size() == 5 && inboxB.size() == 7; }, 10s));
+  for (const auto& topic : inboxA.take()) EXPECT_EQ(topic, "cordon/v1/relay/0/adas");
+  for (const auto& topic : inboxB.take()) EXPECT_EQ(topic, "cordon/v1/relay/1/adas");
+
+  ASSERT_TRUE(relayA->disconnect(deadlineIn(5s)));
+  publish(0, 4);
+  publish(1, 2);
+  ASSERT_TRUE(waitUntil([&] { return inboxB.size() == 2; }, 10s));
+  relayA.reset();
+  Inbox inboxA2;
+  auto relayAAgain = relay("relay-a", inboxA2);  // same session, no new subscription
+  ASSERT_TRUE(relayAAgain->connect(deadlineIn(10s)));
+  ASSERT_TRUE(waitUntil([&] { return inboxA2.size() == 4; }, 10s)) << "queued for the absent owner: " << inboxA2.size();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(inboxA2.size(), 4U);
+  EXPECT_EQ(inboxB.size(), 2U) << "bucket 0 never went to relay b";
+  EXPECT_TRUE(relayAAgain->disconnect(deadlineIn(5s)));
+  EXPECT_TRUE(relayB->disconnect(deadlineIn(5s)));
 }
 
 TEST(PublisherOptionsTest, ErrorsNameTheKey) {
