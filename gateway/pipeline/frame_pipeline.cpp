@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include "gateway/encode/json_encoding.hpp"
 #include "gateway/transform/location_grid.hpp"
 #include "gateway/transform/location_schedule.hpp"
@@ -54,7 +56,7 @@ FramePipeline::FramePipeline(std::shared_ptr<const ecu::Registry> registry,
     : registry_(std::move(registry)), policy_(std::move(policy)), pseudonymiser_(pseudonymiser) {
   endpoints_.reserve(endpoints.size());
   for (PipelineEndpoint& spec : endpoints) {
-    endpoints_.push_back({std::move(spec), makeEncoder(registry_, *policy_, pseudonymiser), std::nullopt, {}, {}, {}});
+    endpoints_.push_back({std::move(spec), makeEncoder(registry_, *policy_, pseudonymiser), {}, {}, {}, {}});
   }
 }
 
@@ -62,7 +64,7 @@ void FramePipeline::replacePolicy(std::shared_ptr<const policy::CompiledPolicy> 
   const bool sameSettings = policy->settings() == policy_->settings();
   policy_ = std::move(policy);
   for (PerEndpoint& ep : endpoints_) {
-    ep.table.reset();  // rebuilt from the new policy at the next frame
+    ep.tables.clear();  // rebuilt from the new policy at the next frame
     if (!sameSettings) ep.encoder = makeEncoder(registry_, *policy_, pseudonymiser_);
   }
 }
@@ -75,6 +77,19 @@ std::span<const std::uint8_t> FramePipeline::output(std::size_t e) const {
   return ep.flatbuffers;
 }
 
+const policy::DecisionTable& FramePipeline::tableFor(PerEndpoint& ep, const policy::Environment& environment) {
+  auto& tables = ep.tables;
+  auto hit = std::find_if(tables.begin(), tables.end(),
+                          [&](const policy::DecisionTable& t) { return t.validFor(environment); });
+  if (hit == tables.end()) {
+    if (tables.size() == kTablesPerEndpoint) tables.pop_back();
+    tables.emplace(tables.begin(), *policy_, ep.spec.endpoint, environment);
+  } else if (hit != tables.begin()) {
+    std::rotate(tables.begin(), hit, hit + 1);
+  }
+  return tables.front();
+}
+
 void FramePipeline::process(const wire::SignalFrame& frame, const policy::Environment& environment) {
   pattern_.policyVersion = policy_->version();
   pattern_.environmentFlags = audit::environmentFlags(environment);
@@ -83,18 +98,18 @@ void FramePipeline::process(const wire::SignalFrame& frame, const policy::Enviro
   pattern_.fields.resize(endpoints_.size());
   for (std::size_t e = 0; e < endpoints_.size(); ++e) {
     PerEndpoint& ep = endpoints_[e];
-    if (!ep.table || !ep.table->validFor(environment)) ep.table.emplace(*policy_, ep.spec.endpoint, environment);
+    const policy::DecisionTable& table = tableFor(ep, environment);
     auto& recorded = pattern_.fields[e];
     recorded.clear();
     std::array<policy::Decision, encode::kEnvelopeFields> envelope;
     for (std::uint32_t i = 0; i < encode::kEnvelopeFields; ++i) {
-      envelope[i] = ep.table->lookup(i + 1, {});
+      envelope[i] = table.lookup(i + 1, {});
       recorded.push_back({i + 1, envelope[i]});
       ++ep.treatments[static_cast<std::size_t>(envelope[i].treatment)];
     }
     fields_.clear();
     for (const wire::Signal* signal : *frame.signals()) {
-      fields_.push_back(ep.table->lookup(signal->id(), fieldConditions(*signal)));
+      fields_.push_back(table.lookup(signal->id(), fieldConditions(*signal)));
       recorded.push_back({signal->id(), fields_.back()});
       ++ep.treatments[static_cast<std::size_t>(fields_.back().treatment)];
     }

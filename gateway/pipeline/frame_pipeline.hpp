@@ -66,11 +66,16 @@ class FramePipeline {
   struct PerEndpoint {
     PipelineEndpoint spec;
     encode::FrameEncoder encoder;
-    std::optional<policy::DecisionTable> table;
+    // The tables of the environments seen last, most recent first: a vehicle keeps one
+    // environment for long, but a relay interleaves many vehicles' (kTablesPerEndpoint).
+    std::vector<policy::DecisionTable> tables;
     std::span<const std::uint8_t> flatbuffers;
     std::string json;
     TreatmentCounts treatments{};
   };
+
+  static constexpr std::size_t kTablesPerEndpoint = 8;
+  const policy::DecisionTable& tableFor(PerEndpoint& ep, const policy::Environment& environment);
 
   std::shared_ptr<const ecu::Registry> registry_;
   std::shared_ptr<const policy::CompiledPolicy> policy_;

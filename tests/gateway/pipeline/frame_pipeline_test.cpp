@@ -68,5 +68,42 @@ TEST_F(FramePipelineTest, AReloadWithTheSameSettingsKeepsTheLocationSchedule) {
       << "treatment counts go on across the reload";
 }
 
+// A relay interleaves vehicles in different environments frame by frame: each frame must be
+// decided in its own environment, whichever decision table was built last.
+TEST_F(FramePipelineTest, InterleavedEnvironmentsAreEachDecidedInTheirOwn) {
+  const std::uint32_t latitude = *registry_->idOf("Vehicle.CurrentLocation.Latitude");
+  auto latitudeTreatment = [&](FramePipeline& pipeline, const policy::Environment& env) {
+    telematics_.begin(kT0);
+    EXPECT_TRUE(telematics_.addDouble(latitude, 31.2200).ok());
+    EXPECT_TRUE(telematics_.addDouble(*registry_->idOf("Vehicle.CurrentLocation.Longitude"), 121.5440).ok());
+    const auto bytes = telematics_.finish();
+    pipeline.process(*wire::GetSignalFrame(bytes.data()), env);
+    for (const auto& field : pipeline.pattern().fields.at(0)) {
+      if (field.signalId == latitude) return field.decision.treatment;
+    }
+    ADD_FAILURE() << "no decision recorded for the latitude";
+    return policy::Treatment::Pass;
+  };
+  // Twelve distinct environments, more than the pipeline keeps tables for.
+  std::vector<policy::Environment> environments;
+  std::vector<policy::Treatment> expected;
+  for (int i = 0; i < 12; ++i) {
+    policy::Environment env = encode::test::mainlandEnvironment(kT0);
+    env.insideSensitiveArea = i % 2 == 1;
+    env.consent.fill(false);
+    env.consent[static_cast<std::size_t>(i % 6) + 1] = true;
+    environments.push_back(env);
+    FramePipeline alone = overseasPipeline();  // sees this environment only
+    expected.push_back(latitudeTreatment(alone, env));
+  }
+  ASSERT_NE(expected[0], expected[1]) << "the test needs a field whose treatment depends on the environment";
+  FramePipeline pipeline = overseasPipeline();
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < environments.size(); ++i) {
+      EXPECT_EQ(latitudeTreatment(pipeline, environments[i]), expected[i]) << "environment " << i << ", round " << round;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cordon::pipeline
