@@ -5,12 +5,16 @@
 //   compiled_policy           the default policies compiled against the builtin registry
 //   bundle_file, bundle_load  those bundles as unsigned and as signed files (fuzz test key)
 //   registry_binary           a small .creg (the first entries of the builtin registry)
+//   relay_frame               accepted frames of frame_verify wrapped as RelayFrames with
+//                             known, unknown and consent-carrying contexts
 // The text seeds (policies, GeoJSON, registry JSON, edge cases) are kept by hand.
 //
 //   cordon-fuzz-seeds DIR     (DIR is normally fuzz/corpus)
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -23,6 +27,7 @@
 #include "gateway/policy/bundle_file.hpp"
 #include "gateway/policy/policy_compiler.hpp"
 #include "gateway/policy/policy_source.hpp"
+#include "gateway/relay/relay_frame.hpp"
 #include "registry_generated.h"
 #include "sim/engine/frame_sink.hpp"
 #include "sim/engine/simulator.hpp"
@@ -143,6 +148,42 @@ int registrySeeds(const fs::path& out) {
   return 3;
 }
 
+// Needs the frame_verify seeds written first.
+int relaySeeds(const fs::path& out) {
+  int written = 0;
+  int variant = 0;
+  std::vector<fs::path> frames;
+  for (const auto& entry : fs::directory_iterator(out / "frame_verify")) {
+    if (entry.path().filename().string().find("-ok-0") != std::string::npos) frames.push_back(entry.path());
+  }
+  std::sort(frames.begin(), frames.end());
+  for (const fs::path& file : frames) {
+    std::ifstream in(file, std::ios::binary);
+    const std::vector<std::uint8_t> frame((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    flatbuffers::FlatBufferBuilder fbb;
+    flatbuffers::Offset<wire::VehicleContext> context;
+    switch (variant++ % 3) {
+      case 0: context = wire::CreateVehicleContext(fbb); break;  // everything unknown
+      case 1:
+        context = wire::CreateVehicleContextDirect(fbb, wire::Jurisdiction::MainlandChina, wire::GeofenceState::Outside,
+                                                   nullptr, 400, true, "driver-1");
+        break;
+      default: {
+        std::vector<flatbuffers::Offset<wire::ConsentRecord>> consents = {wire::CreateConsentRecordDirect(
+            fbb, "driver-1", wire::ConsentPurpose::LocationExport, true, 1'900'000'000'000'000'000)};
+        std::vector<flatbuffers::Offset<flatbuffers::String>> occupants = {fbb.CreateString("occupant-1")};
+        context = wire::CreateVehicleContextDirect(fbb, wire::Jurisdiction::Outside, wire::GeofenceState::Inside,
+                                                   "fence-1", 1200, true, "driver-1", &occupants, &consents, 7, nullptr,
+                                                   1'795'651'200'000'000'000, 0.5f);
+      }
+    }
+    const auto bytes = relay::finishRelayFrame(fbb, context, frame);
+    write(out / "relay_frame" / file.filename(), bytes);
+    ++written;
+  }
+  return written;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,8 +195,9 @@ int main(int argc, char** argv) {
   const int frames = simulatorSeeds(out);
   const int policies = frames < 0 ? -1 : policySeeds(out);
   const int registries = policies < 0 ? -1 : registrySeeds(out);
-  if (registries < 0) return 1;
-  std::printf("wrote %d simulator, %d policy and %d registry seeds under %s\n", frames, policies, registries,
-              out.c_str());
+  const int relays = registries < 0 ? -1 : relaySeeds(out);
+  if (relays < 0) return 1;
+  std::printf("wrote %d simulator, %d policy, %d registry and %d relay seeds under %s\n", frames, policies, registries,
+              relays, out.c_str());
   return 0;
 }
