@@ -38,7 +38,7 @@ using std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::string_view kSoftwareVersion = "cordon-gateway 0.1.0";
+constexpr std::string_view kSoftwareVersion = "cordon-gateway " CORDON_VERSION;
 // Outbox ids the uplinks never see from the outbox: audit segments and heads are
 // re-created from the audit log, so they need no outbox row.
 constexpr std::uint64_t kAuditUploadBit = 1ULL << 62;

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   try {
     const std::vector<std::string> args(argv + 1, argv + argc);
     if (std::find(args.begin(), args.end(), "--version") != args.end()) {
-      std::cout << "cordon-gateway 0.1.0\n";
+      std::cout << "cordon-gateway " CORDON_VERSION "\n";
       return cli::kExitOk;
     }
     const auto vm = cli::parse(args, options, {}, kUsage);
