@@ -18,13 +18,6 @@ namespace fs = std::filesystem;
 
 constexpr int kExitBadConfig = 2;  // gateway/tools/command_line.hpp, kExitUsage
 
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 class GatewayBadStart : public ::testing::Test {
  protected:
   void SetUp() override {

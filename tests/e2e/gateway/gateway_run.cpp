@@ -36,13 +36,6 @@ using namespace std::chrono_literals;
 
 const fs::path kSource = CORDON_SOURCE_DIR;
 
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string hex(std::span<const std::uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -70,30 +63,26 @@ Result<std::vector<std::uint8_t>> randomBytes(std::size_t n) {
   return bytes;
 }
 
-const json::value* member(const json::object& o, std::string_view key) {
-  return o.if_contains(key);
+// A pseudonym key and a digest key, 32 random bytes each, as key-ring files in `dir`.
+Status writeSecretKeys(const fs::path& dir, std::vector<std::uint8_t>& pseudonymKey,
+                       std::vector<std::uint8_t>& digestKey) {
+  auto pseudonym = randomBytes(32);
+  auto digest = randomBytes(32);
+  if (!pseudonym || !digest) return Error{"no random bytes for the device keys"};
+  pseudonymKey = pseudonym.value();
+  digestKey = digest.value();
+  if (Status s = writeSecret(dir / "pseudonym.key", "1 " + hex(pseudonymKey) + "\n"); !s) return s;
+  return writeSecret(dir / "digest.key", "1 " + hex(digestKey) + "\n");
 }
 
-std::uint64_t uintOf(const json::object& o, std::string_view key, bool& ok) {
-  const json::value* v = member(o, key);
-  if (v == nullptr) {
-    ok = false;
-    return 0;
+// The truth file's frame, fault and event lines.
+void countTruth(SimRun& run) {
+  std::ifstream in(run.truth);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"t\":\"frame\"") != std::string::npos) ++run.frames;
+    if (line.find("\"t\":\"fault\"") != std::string::npos) ++run.faults;
+    if (line.find("\"t\":\"event\"") != std::string::npos) ++run.events;
   }
-  if (v->is_uint64()) return v->as_uint64();
-  if (v->is_int64() && v->as_int64() >= 0) return static_cast<std::uint64_t>(v->as_int64());
-  if (v->is_double() && v->as_double() >= 0) return static_cast<std::uint64_t>(v->as_double());
-  ok = false;
-  return 0;
-}
-
-bool boolOf(const json::object& o, std::string_view key, bool& ok) {
-  const json::value* v = member(o, key);
-  if (v == nullptr || !v->is_bool()) {
-    ok = false;
-    return false;
-  }
-  return v->as_bool();
 }
 
 bool isFramesTopic(std::string_view topic, std::string_view prefix) {
@@ -120,105 +109,33 @@ std::string_view toString(FleetState state) {
   return "?";
 }
 
-const EndpointStatus* GatewayStatus::endpoint(std::string_view name) const {
-  for (const auto& e : endpoints) {
-    if (e.name == name) return &e;
-  }
-  return nullptr;
-}
-
-Result<GatewayStatus> parseStatus(std::string_view text) {
-  std::string error;
-  const auto parsed = parseJsonExact(text, &error);
-  if (!parsed || !parsed->is_object()) return Error{"status is not a JSON object: " + error};
-  const json::object& o = parsed->as_object();
-  GatewayStatus s;
-  s.text = std::string(text);
-  bool ok = true;
-  if (const auto* state = member(o, "state"); state != nullptr && state->is_string()) {
-    s.state = std::string(state->as_string());
-  } else {
-    ok = false;
-  }
-  if (const auto* time = member(o, "time_ns"); time != nullptr && time->is_int64()) {
-    s.timeNs = time->as_int64();
-  } else if (time != nullptr && time->is_uint64()) {
-    s.timeNs = static_cast<std::int64_t>(time->as_uint64());
-  } else {
-    ok = false;
-  }
-  if (const auto* ingest = member(o, "ingest"); ingest != nullptr && ingest->is_object()) {
-    s.ingestConnected = boolOf(ingest->as_object(), "connected", ok);
-    s.ingestFrames = uintOf(ingest->as_object(), "frames", ok);
-    s.ingestRejected = uintOf(ingest->as_object(), "rejected", ok);
-    s.ingestGaps = uintOf(ingest->as_object(), "gaps", ok);
-    s.ingestMissing = uintOf(ingest->as_object(), "missing", ok);
-  } else {
-    ok = false;
-  }
-  bool commitsOk = true;
-  s.commits = uintOf(o, "commits", commitsOk);
-  if (const auto* endpoints = member(o, "endpoints"); endpoints != nullptr && endpoints->is_array()) {
-    for (const json::value& v : endpoints->as_array()) {
-      if (!v.is_object()) {
-        ok = false;
-        continue;
-      }
-      const json::object& e = v.as_object();
-      EndpointStatus es;
-      if (const auto* name = member(e, "name"); name != nullptr && name->is_string()) {
-        es.name = std::string(name->as_string());
-      } else {
-        ok = false;
-      }
-      es.domestic = boolOf(e, "domestic", ok);
-      es.connected = boolOf(e, "connected", ok);
-      es.queued = uintOf(e, "queued", ok);
-      es.empty = uintOf(e, "empty", ok);
-      es.acked = uintOf(e, "acked", ok);
-      es.evicted = uintOf(e, "evicted", ok);
-      es.pending = uintOf(e, "pending", ok);
-      es.inFlight = uintOf(e, "in_flight", ok);
-      if (const auto* fields = member(e, "fields"); fields != nullptr && fields->is_object()) {
-        for (const auto& [k, count] : fields->as_object()) {
-          bool fieldOk = true;
-          es.fields[std::string(k)] = uintOf(fields->as_object(), k, fieldOk);
-        }
-      }
-      s.endpoints.push_back(std::move(es));
-    }
-  } else {
-    ok = false;
-  }
-  if (!ok) return Error{"status lacks a key of the status contract: " + s.text};
-  return s;
-}
-
 // ---------------------------------------------------------------------------------
 
 GatewayRun::GatewayRun(GatewayRunOptions options)
     : options_(std::move(options)), dir_(std::make_unique<ScratchDir>("cordon-gateway-e2e")) {}
 
 GatewayRun::~GatewayRun() {
-  if (gateway_) {
-    auto killed = gateway_->signal(SIGKILL);
-    (void)killed;  // already gone is fine
-    gateway_->wait(5s);
-  }
-  status_.reset();
+  relays_.clear();  // each kills its process
+  for (Vehicle& v : vehicles_) v.gateway.reset();
+  for (Vehicle& v : vehicles_) v.inVehicle.watcher.reset();
   for (auto& [role, slot] : brokers_) slot.watcher.reset();
   // CORDON_E2E_KEEP: keep the run's files and broker logs for a post-mortem.
   if (const char* keep = std::getenv("CORDON_E2E_KEEP"); keep != nullptr && *keep != '\0') {  // NOLINT(concurrency-mt-unsafe)
     std::error_code ec;
-    for (auto& [role, slot] : brokers_) {
+    const auto saveLog = [&](const BrokerSlot& slot, const std::string& name) {
       if (slot.broker) {
-        std::ofstream(dir_->path() / ("broker-" + std::string(toString(role)) + ".log"))
+        std::ofstream(dir_->path() / ("broker-" + name + ".log"))
             << slot.oldLogs << readFile(slot.broker->directory() / "mosquitto.log");
       }
+    };
+    for (auto& [role, slot] : brokers_) saveLog(slot, std::string(toString(role)));
+    for (std::size_t i = 0; i < vehicles_.size(); ++i) {
+      saveLog(vehicles_[i].inVehicle, "in-vehicle" + (i == 0 ? std::string() : "-" + std::to_string(i)));
     }
     const fs::path kept = fs::temp_directory_path() / ("kept-" + dir_->path().filename().string());
     fs::copy(dir_->path(), kept, fs::copy_options::recursive, ec);
   }
+  vehicles_.clear();
   brokers_.clear();
 }
 
@@ -245,7 +162,6 @@ Result<ToolRun> GatewayRun::policyTool(const std::vector<std::string>& args) {
 }
 
 std::string GatewayRun::policyText(FleetState fleet, std::string_view name, std::uint32_t version) const {
-  json::object bases;
   json::array basisList;
   if (fleet == FleetState::PiBasis) {
     basisList.push_back(json::object{
@@ -258,13 +174,23 @@ std::string GatewayRun::policyText(FleetState fleet, std::string_view name, std:
         {"note", "end-to-end tests: a CAC security assessment for PI and sensitive PI"},
     });
   }
+  // The profile as shipped: its rules come from its base (a base has no base of its
+  // own), its direct_overseas from itself.
+  const fs::path profileFile = kSource / "policies" / (options_.profile + ".json");
+  std::string error;
+  const auto profile = parseJsonExact(readFile(profileFile), &error);
+  if (!profile || !profile->is_object()) throw std::runtime_error(profileFile.string() + ": " + error);
+  const json::object& p = profile->as_object();
+  const std::string base = p.contains("base") ? std::string(p.at("base").as_string()) : options_.profile + ".json";
+  const std::string directOverseas =
+      p.contains("direct_overseas") ? std::string(p.at("direct_overseas").as_string()) : "allowed";
   const json::object policy{
       {"name", json::string(name)},
       {"version", version},
       {"valid_until", "2099-12-31T00:00:00Z"},
-      {"description", "end-to-end tests: cn-auto-2026 with the fleet state " + std::string(toString(fleet))},
-      {"direct_overseas", "allowed"},
-      {"base", "cn-auto-2026.json"},
+      {"description", "end-to-end tests: " + options_.profile + " with the fleet state " + std::string(toString(fleet))},
+      {"direct_overseas", directOverseas},
+      {"base", base},
       {"fleet",
        json::object{
            {"as_of", "2026-11-01T00:00:00Z"},
@@ -292,8 +218,15 @@ Result<fs::path> GatewayRun::compilePolicy(std::string_view name, std::string_vi
   return bundle;
 }
 
-Status GatewayRun::startBroker(BrokerRole role, std::uint16_t port) {
-  BrokerSlot& slot = brokers_[role];
+GatewayRun::BrokerSlot& GatewayRun::slot(BrokerRole role, std::size_t vehicle) {
+  return role == BrokerRole::InVehicle ? vehicles_.at(vehicle).inVehicle : brokers_.at(role);
+}
+
+const GatewayRun::BrokerSlot& GatewayRun::slot(BrokerRole role, std::size_t vehicle) const {
+  return role == BrokerRole::InVehicle ? vehicles_.at(vehicle).inVehicle : brokers_.at(role);
+}
+
+Status GatewayRun::startBroker(BrokerSlot& slot, BrokerRole role, std::uint16_t port) {
   slot.options.port = port;
   auto broker = MosquittoBroker::start(slot.options);
   if (!broker) return Error{std::string(toString(role)) + " broker: " + broker.error().message};
@@ -305,67 +238,94 @@ std::string GatewayRun::watcherId(BrokerRole role) const {
   return "e2e-watch-" + std::string(toString(role));
 }
 
-Status GatewayRun::startWatcher(BrokerRole role) {
-  BrokerSlot& slot = brokers_.at(role);
+// A client of the domestic broker with the watcher's certificate.
+TestSubscriberOptions GatewayRun::domesticWatch(std::string clientId, std::string topicFilter) const {
   TestSubscriberOptions o;
-  o.brokerUri = slot.broker->uri();
+  o.brokerUri = brokers_.at(BrokerRole::Domestic).broker->uri();
+  o.topicFilter = std::move(topicFilter);
+  o.clientId = std::move(clientId);
+  o.tls.caFile = pki_->caFile().string();
+  o.tls.certFile = watcherClient_.certFile.string();
+  o.tls.keyFile = watcherClient_.keyFile.string();
+  return o;
+}
+
+Status GatewayRun::startWatcher(BrokerRole role) {
+  BrokerSlot& s = slot(role);
+  TestSubscriberOptions o;
+  o.brokerUri = s.broker->uri();
   // In the vehicle: the ECUs' frames only (the gateway's status has a watcher of its own).
   o.topicFilter = role == BrokerRole::InVehicle ? "cordon/v1/frames/#" : "#";
   o.clientId = watcherId(role);
   o.capacity = 1'000'000;
   o.cleanSession = !(options_.durableCloudBrokers && role != BrokerRole::InVehicle);
-  if (slot.options.tls) {
+  if (s.options.tls) {
     o.tls.caFile = pki_->caFile().string();
-    if (slot.options.tls->requireCertificate) {
+    if (s.options.tls->requireCertificate) {
       o.tls.certFile = watcherClient_.certFile.string();
       o.tls.keyFile = watcherClient_.keyFile.string();
     }
   }
   auto watcher = TestSubscriber::start(o);
   if (!watcher) return Error{std::string(toString(role)) + " watcher: " + watcher.error().message};
-  slot.watcher = std::move(watcher).value();
+  s.watcher = std::move(watcher).value();
+  return {};
+}
+
+Status GatewayRun::makeSigningKey(const fs::path& dir) {
+  fs::create_directories(dir);
+  const fs::path key = dir / "audit-signing.pem";
+  if (auto k = policyTool({"keygen", "--private", key.string(), "--public", (dir / "audit-signing.pub.pem").string()});
+      !k) {
+    return Error{k.error().message};
+  }
+  ::chmod(key.c_str(), 0600);
   return {};
 }
 
 Status GatewayRun::setUp() {
   if (policyBinary().empty() || simBinary().empty()) return Error{"CORDON_POLICY_TOOL / CORDON_SIM_BINARY not set"};
+  if (options_.vehicles.empty()) return Error{"a run needs at least one vehicle"};
   const fs::path root = dir_->path();
   for (const char* sub : {"pki", "keys", "policy", "state", "sim"}) fs::create_directories(root / sub);
 
   // PKI: one CA for every broker, a server certificate for 127.0.0.1, client
-  // certificates for the gateway's domestic connection and for our own watcher there.
+  // certificates for the vehicles' and the relays' domestic connections and for our own
+  // watcher there.
   auto pki = TestPki::create(root / "pki", "ca", "/O=Cordon e2e/CN=Cordon e2e CA");
   if (!pki) return Error{pki.error().message};
   pki_.emplace(std::move(pki).value());
   auto server = pki_->issueServer("server");
   auto domesticClient = pki_->issueClient("cn-cloud-client", "/O=Cordon e2e/CN=" + std::string(kVin));
+  auto relayClient = pki_->issueClient("relay-client", "/O=Cordon e2e/CN=cordon-relay");
   auto watcherClient = pki_->issueClient("watcher-client", "/O=Cordon e2e/CN=e2e watcher");
-  if (!server || !domesticClient || !watcherClient) return Error{"PKI: cannot issue certificates"};
+  if (!server || !domesticClient || !relayClient || !watcherClient) return Error{"PKI: cannot issue certificates"};
   server_ = server.value();
   domesticClient_ = domesticClient.value();
+  relayClient_ = relayClient.value();
   watcherClient_ = watcherClient.value();
 
-  // Keys: the policy signing pair, the audit signing key, pseudonym and digest keys.
+  // Keys: the policy signing pair; the vehicles' audit signing key, pseudonym and digest
+  // keys; the relays' (shared pseudonym and digest keys, a signing key each).
   policyKey_ = root / "keys/policy-signing.pem";
   trustedKey_ = root / "policy/policy-signing.pub.pem";
   if (auto k = policyTool({"keygen", "--private", policyKey_.string(), "--public", trustedKey_.string()}); !k) {
     return Error{k.error().message};
   }
-  const fs::path auditKey = root / "keys/audit-signing.pem";
-  if (auto k = policyTool({"keygen", "--private", auditKey.string(), "--public", (root / "keys/audit-signing.pub.pem").string()});
-      !k) {
-    return Error{k.error().message};
+  if (Status s = makeSigningKey(root / "keys"); !s) return s;
+  std::vector<std::uint8_t> digestKey;
+  if (Status s = writeSecretKeys(root / "keys", pseudonymKey_, digestKey); !s) return s;
+  if (!options_.relays.empty()) {
+    if (Status s = writeSecretKeys(root / "keys/relay", relayPseudonymKey_, relayDigestKey_); !s) return s;
+    for (std::size_t i = 0; i < options_.relays.size(); ++i) {
+      if (Status s = makeSigningKey(root / ("keys/relay-" + std::to_string(i))); !s) return s;
+    }
   }
-  ::chmod(auditKey.c_str(), 0600);
-  auto pseudonymKey = randomBytes(32);
-  auto digestKey = randomBytes(32);
-  if (!pseudonymKey || !digestKey) return Error{"no random bytes for the device keys"};
-  pseudonymKey_ = pseudonymKey.value();
-  if (Status s = writeSecret(root / "keys/pseudonym.key", "1 " + hex(pseudonymKey_) + "\n"); !s) return s;
-  if (Status s = writeSecret(root / "keys/digest.key", "1 " + hex(digestKey.value()) + "\n"); !s) return s;
 
-  // The policy: the shipped profile and its data beside a variant with our fleet state.
-  fs::copy_file(kSource / "policies/cn-auto-2026.json", root / "policy/cn-auto-2026.json");
+  // The policy: the shipped profiles and their data beside a variant with our fleet state.
+  for (const auto& entry : fs::directory_iterator(kSource / "policies")) {
+    if (entry.path().extension() == ".json") fs::copy_file(entry.path(), root / "policy" / entry.path().filename());
+  }
   fs::create_directories(root / "policy/data");
   for (const auto& entry : fs::directory_iterator(kSource / "policies/data")) {
     fs::copy_file(entry.path(), root / "policy/data" / entry.path().filename());
@@ -377,9 +337,9 @@ Status GatewayRun::setUp() {
   policySource_ = root / "policy" / (name + ".json");
 
   // Brokers, then the watchers, before any gateway runs.
-  brokers_[BrokerRole::InVehicle].options = {};
   brokers_[BrokerRole::Domestic].options.tls =
       MosquittoTls{pki_->caFile(), server_.certFile, server_.keyFile, /*requireCertificate=*/true, {}};
+  brokers_[BrokerRole::Overseas].options = {};
   if (options_.overseasTls) {
     brokers_[BrokerRole::Overseas].options.tls =
         MosquittoTls{pki_->caFile(), server_.certFile, server_.keyFile, /*requireCertificate=*/false, {}};
@@ -393,8 +353,13 @@ Status GatewayRun::setUp() {
       brokers_[role].options.extraConfig = {"persistence true", "persistence_location " + (store / "").string()};
     }
   }
-  for (BrokerRole role : {BrokerRole::InVehicle, BrokerRole::Domestic, BrokerRole::Overseas}) {
-    if (Status s = startBroker(role, 0); !s) return s;
+  vehicles_.resize(options_.vehicles.size());
+  for (std::size_t i = 0; i < vehicles_.size(); ++i) {
+    vehicles_[i].vin = options_.vehicles[i];
+    if (Status s = startBroker(vehicles_[i].inVehicle, BrokerRole::InVehicle, 0); !s) return s;
+  }
+  for (BrokerRole role : {BrokerRole::Domestic, BrokerRole::Overseas}) {
+    if (Status s = startBroker(brokers_.at(role), role, 0); !s) return s;
   }
   for (BrokerRole role : {BrokerRole::Domestic, BrokerRole::Overseas}) {
     if (Status s = startWatcher(role); !s) return s;
@@ -402,64 +367,144 @@ Status GatewayRun::setUp() {
   if (options_.watchInVehicle) {
     if (Status s = startWatcher(BrokerRole::InVehicle); !s) return s;
   }
-  TestSubscriberOptions status;
-  status.brokerUri = brokers_.at(BrokerRole::InVehicle).broker->uri();
-  status.topicFilter = std::string(kStatusTopic);
-  status.clientId = "e2e-status-watch";
-  status.capacity = 1'000'000;
-  auto statusWatcher = TestSubscriber::start(status);
-  if (!statusWatcher) return Error{"status watcher: " + statusWatcher.error().message};
-  status_ = std::move(statusWatcher).value();
 
-  buildConfig();
+  // The gateways: vehicle 0's is "gateway" (config gateway.json, state/cordon.db).
+  for (std::size_t i = 0; i < vehicles_.size(); ++i) {
+    TestSubscriberOptions status;
+    status.brokerUri = vehicles_[i].inVehicle.broker->uri();
+    status.topicFilter = std::string(kStatusTopic);
+    status.clientId = "e2e-status-watch";
+    auto process = GatewayProcess::create(i == 0 ? "gateway" : "gateway-" + std::to_string(i), gatewayBinary(), root,
+                                          status, vehicleConfig(i));
+    if (!process) return Error{process.error().message};
+    vehicles_[i].gateway = std::move(process).value();
+  }
+  for (std::size_t i = 0; i < options_.relays.size(); ++i) {
+    const std::string relayName = "relay-" + std::to_string(i);
+    auto process = GatewayProcess::create(relayName, gatewayBinary(), root,
+                                          domesticWatch("e2e-status-watch-" + relayName, "cordon/v1/status/" + relayName),
+                                          relayConfig(i));
+    if (!process) return Error{process.error().message};
+    relays_.push_back(std::move(process).value());
+  }
   return {};
 }
 
-void GatewayRun::buildConfig() {
+// What every gateway's config has: outbox, policy, keys, status, audit.
+json::object GatewayRun::commonConfig(const fs::path& outbox, const fs::path& keys, const fs::path& signingKey,
+                                      std::string_view statusTopic) const {
+  return json::object{
+      {"outbox", json::object{{"path", outbox.string()}, {"commit_interval_ms", options_.commitIntervalMs}}},
+      {"policy", json::object{{"bundle", bundle_.string()}, {"trusted_key", trustedKey_.string()}}},
+      {"keys",
+       json::object{{"pseudonym_key", (keys / "pseudonym.key").string()},
+                    {"audit_signing_key", signingKey.string()},
+                    {"digest_key", (keys / "digest.key").string()}}},
+      {"status_topic", json::string(statusTopic)},
+      {"status_interval_ms", options_.statusIntervalMs},
+      {"audit", json::object{{"sign_interval_ms", 1000}}},
+  };
+}
+
+namespace {
+
+const json::object kFastReconnect{{"min_ms", 200}, {"max_ms", 2000}, {"jitter", 0.2}};
+
+}  // namespace
+
+json::object GatewayRun::vehicleConfig(std::size_t vehicle) const {
   const fs::path root = dir_->path();
-  const json::object fastReconnect{{"min_ms", 200}, {"max_ms", 2000}, {"jitter", 0.2}};
+  const std::string& vin = vehicles_.at(vehicle).vin;
+  const auto domesticEndpoint = [&](std::string_view name, std::string clientId, std::string_view prefix) {
+    return json::object{
+        {"name", json::string(name)},
+        {"uri", brokers_.at(BrokerRole::Domestic).broker->uri()},
+        {"jurisdiction", "CN"},
+        {"client_id", std::move(clientId)},  // domestic: the VIN may name the connection
+        {"topic_prefix", json::string(prefix)},
+        {"tls",
+         json::object{{"ca_file", pki_->caFile().string()},
+                      {"cert_file", domesticClient_.certFile.string()},
+                      {"key_file", domesticClient_.keyFile.string()}}},
+        {"reconnect", kFastReconnect},
+    };
+  };
   json::array endpoints;
-  endpoints.push_back(json::object{
-      {"name", std::string(kDomesticName)},
-      {"uri", brokers_.at(BrokerRole::Domestic).broker->uri()},
-      {"jurisdiction", "CN"},
-      {"client_id", std::string(kVin)},  // domestic: the VIN may name the connection
-      {"topic_prefix", std::string(kDomesticPrefix)},
-      {"tls",
-       json::object{{"ca_file", pki_->caFile().string()},
-                    {"cert_file", domesticClient_.certFile.string()},
-                    {"key_file", domesticClient_.keyFile.string()}}},
-      {"reconnect", fastReconnect},
-  });
+  endpoints.push_back(domesticEndpoint(kDomesticName, vin, kDomesticPrefix));
+  if (!options_.relays.empty()) {
+    json::object relay = domesticEndpoint(kRelayEndpointName, vin + "-relay", kRelayTopicPrefix);
+    relay["encoding"] = "relay";
+    endpoints.push_back(std::move(relay));
+  } else {
+    for (const OverseasEndpoint& e : options_.overseas) {
+      json::object endpoint{
+          {"name", e.name},
+          {"uri", brokers_.at(BrokerRole::Overseas).broker->uri()},
+          {"jurisdiction", options_.overseasCountry},
+          {"client_id", e.clientId},
+          {"topic_prefix", e.topicPrefix},
+          {"encoding", e.encoding},
+          {"reconnect", kFastReconnect},
+      };
+      if (options_.overseasTls) endpoint["tls"] = json::object{{"ca_file", pki_->caFile().string()}};
+      endpoints.push_back(std::move(endpoint));
+    }
+  }
+  json::object config{
+      {"deployment", "vehicle"},
+      {"vehicle_id", vin},
+      {"ingest", json::object{{"uri", vehicles_.at(vehicle).inVehicle.broker->uri()}, {"client_id", "cordon-gateway"}}},
+      {"endpoints", std::move(endpoints)},
+  };
+  if (!options_.relays.empty()) config["relay"] = json::object{{"buckets", options_.relayBuckets}};
+  const fs::path outbox = root / "state" / (vehicle == 0 ? std::string("cordon.db") : "vehicle-" + std::to_string(vehicle) + ".db");
+  for (auto& [key, value] : commonConfig(outbox, root / "keys", root / "keys/audit-signing.pem", kStatusTopic)) {
+    config[key] = value;
+  }
+  return config;
+}
+
+json::object GatewayRun::relayConfig(std::size_t index) const {
+  const fs::path root = dir_->path();
+  const std::string name = "relay-" + std::to_string(index);
+  json::array endpoints;
   for (const OverseasEndpoint& e : options_.overseas) {
     json::object endpoint{
         {"name", e.name},
         {"uri", brokers_.at(BrokerRole::Overseas).broker->uri()},
         {"jurisdiction", options_.overseasCountry},
-        {"client_id", e.clientId},
+        {"client_id", e.clientId + "-r" + std::to_string(index)},
         {"topic_prefix", e.topicPrefix},
         {"encoding", e.encoding},
-        {"reconnect", fastReconnect},
+        {"reconnect", kFastReconnect},
     };
     if (options_.overseasTls) endpoint["tls"] = json::object{{"ca_file", pki_->caFile().string()}};
     endpoints.push_back(std::move(endpoint));
   }
-  config_ = json::object{
-      {"deployment", "vehicle"},
-      {"vehicle_id", std::string(kVin)},
-      {"ingest", json::object{{"uri", brokers_.at(BrokerRole::InVehicle).broker->uri()}, {"client_id", "cordon-gateway"}}},
+  json::object relay{{"buckets", options_.relayBuckets}};
+  const auto& owned = options_.relays.at(index);
+  if (!owned.empty()) {
+    json::array buckets;
+    for (std::uint32_t b : owned) buckets.push_back(b);
+    relay["owned"] = std::move(buckets);
+  }
+  json::object config{
+      {"deployment", "relay"},
+      {"ingest",
+       json::object{{"uri", brokers_.at(BrokerRole::Domestic).broker->uri()},
+                    {"client_id", "cordon-" + name},
+                    {"tls",
+                     json::object{{"ca_file", pki_->caFile().string()},
+                                  {"cert_file", relayClient_.certFile.string()},
+                                  {"key_file", relayClient_.keyFile.string()}}}}},
+      {"relay", std::move(relay)},
       {"endpoints", std::move(endpoints)},
-      {"outbox",
-       json::object{{"path", (root / "state/cordon.db").string()}, {"commit_interval_ms", options_.commitIntervalMs}}},
-      {"policy", json::object{{"bundle", bundle_.string()}, {"trusted_key", trustedKey_.string()}}},
-      {"keys",
-       json::object{{"pseudonym_key", (root / "keys/pseudonym.key").string()},
-                    {"audit_signing_key", (root / "keys/audit-signing.pem").string()},
-                    {"digest_key", (root / "keys/digest.key").string()}}},
-      {"status_topic", std::string(kStatusTopic)},
-      {"status_interval_ms", options_.statusIntervalMs},
-      {"audit", json::object{{"sign_interval_ms", 1000}}},
   };
+  for (auto& [key, value] : commonConfig(relayOutbox(index), root / "keys/relay",
+                                         root / ("keys/" + name + "/audit-signing.pem"), "cordon/v1/status/" + name)) {
+    config[key] = value;
+  }
+  return config;
 }
 
 const TestPki& GatewayRun::foreignPki() {
@@ -480,183 +525,84 @@ const CertificateFiles& GatewayRun::foreignClient() {
   return *foreignClient_;
 }
 
-std::size_t GatewayRun::endpointIndex(std::string_view name) const {
-  const json::array& endpoints = config_.at("endpoints").as_array();
-  for (std::size_t i = 0; i < endpoints.size(); ++i) {
-    if (endpoints[i].as_object().at("name").as_string() == name) return i;
+// ---- vehicles and relays
+
+const std::string& GatewayRun::vin(std::size_t vehicle) const {
+  return vehicles_.at(vehicle).vin;
+}
+
+GatewayProcess& GatewayRun::gateway(std::size_t vehicle) {
+  return *vehicles_.at(vehicle).gateway;
+}
+
+GatewayProcess& GatewayRun::relay(std::size_t index) {
+  return *relays_.at(index);
+}
+
+fs::path GatewayRun::relayOutbox(std::size_t index) const {
+  return dir_->path() / "state" / ("relay-" + std::to_string(index) + ".db");
+}
+
+fs::path GatewayRun::relayAuditPublicKey(std::size_t index) const {
+  return dir_->path() / ("keys/relay-" + std::to_string(index)) / "audit-signing.pub.pem";
+}
+
+Status GatewayRun::startAll() {
+  for (auto& r : relays_) {
+    if (Status s = r->start(); !s) return s;
   }
-  throw std::out_of_range("no endpoint " + std::string(name) + " in the config");
+  for (Vehicle& v : vehicles_) {
+    if (Status s = v.gateway->start(); !s) return s;
+  }
+  return {};
 }
 
-json::object& GatewayRun::endpointConfig(std::string_view name) {
-  return config_.at("endpoints").as_array().at(endpointIndex(name)).as_object();
+std::optional<int> GatewayRun::stopAll(std::string* who) {
+  std::optional<int> result = 0;
+  const auto stop = [&](GatewayProcess& p) {
+    const auto exit = p.stop();
+    if (result == 0 && exit != 0) {
+      result = exit;
+      if (who != nullptr) *who = p.name();
+    }
+  };
+  for (Vehicle& v : vehicles_) stop(*v.gateway);
+  for (auto& r : relays_) stop(*r);
+  return result;
 }
 
-fs::path GatewayRun::writeConfig(std::string_view fileName) const {
-  return dir_->write(fileName, json::serialize(config_) + "\n");
-}
+// ---- vehicle 0's gateway
 
-// ---- the gateway
+json::object& GatewayRun::config() { return gateway().config(); }
+std::size_t GatewayRun::endpointIndex(std::string_view name) const { return vehicles_.front().gateway->endpointIndex(name); }
+json::object& GatewayRun::endpointConfig(std::string_view name) { return gateway().endpointConfig(name); }
+fs::path GatewayRun::writeConfig(std::string_view fileName) const { return vehicles_.front().gateway->writeConfig(fileName); }
 
 Status GatewayRun::startGateway(std::optional<std::vector<std::string>> awaitConnected,
                                 std::chrono::milliseconds timeout) {
-  if (::access(gatewayBinary().c_str(), X_OK) != 0) return Error{gatewayBinary().string() + ": not an executable"};
-  if (gateway_ && gateway_->running()) return Error{"the gateway is already running"};
-  std::vector<std::string> await;
-  if (awaitConnected) {
-    await = *awaitConnected;
-  } else {
-    for (const json::value& e : config_.at("endpoints").as_array()) {
-      await.emplace_back(e.as_object().at("name").as_string());
-    }
-  }
-  const fs::path config = writeConfig();
-  ++gatewayStarts_;
-  auto child = ChildProcess::start(gatewayBinary(), {"--config", config.string()},
-                                   dir_->path() / ("gateway-" + std::to_string(gatewayStarts_) + ".log"));
-  if (!child) return Error{"cordon-gateway: " + child.error().message};
-  gateway_ = std::move(child).value();
-  auto up = waitForStatus(
-      [&](const GatewayStatus& s) {
-        if (s.state != "running" || !s.ingestConnected) return false;
-        return std::all_of(await.begin(), await.end(), [&](const std::string& name) {
-          const EndpointStatus* e = s.endpoint(name);
-          return e != nullptr && e->connected;
-        });
-      },
-      timeout);
-  if (!up) return Error{"cordon-gateway did not come up: " + up.error().message + "\nits log:\n" + gatewayLog()};
-  return {};
+  return gateway().start(std::move(awaitConnected), timeout);
 }
 
 ToolRun GatewayRun::runGatewayToExit(const fs::path& config, std::vector<std::string> extraArgs,
                                      std::chrono::milliseconds timeout) {
-  ToolRun result;
-  std::vector<std::string> args = {"--config", config.string()};
-  args.insert(args.end(), extraArgs.begin(), extraArgs.end());
-  ++gatewayStarts_;
-  const fs::path out = dir_->path() / ("gateway-" + std::to_string(gatewayStarts_) + ".out");
-  const fs::path err = dir_->path() / ("gateway-" + std::to_string(gatewayStarts_) + ".err");
-  // ChildProcess merges stdout and stderr; a shell keeps them apart.
-  std::string command = "exec '" + gatewayBinary().string() + "'";
-  for (const auto& a : args) command += " '" + a + "'";
-  command += " >'" + out.string() + "' 2>'" + err.string() + "'";
-  auto child = ChildProcess::start("/bin/sh", {"-c", command}, dir_->path() / "gateway-shell.log");
-  if (!child) {
-    result.err = child.error().message;
-    return result;
-  }
-  const auto exit = child.value()->wait(timeout);
-  if (!exit) {
-    auto killed = child.value()->signal(SIGKILL);
-    (void)killed;
-    child.value()->wait(5s);
-    result.exit = -1;
-  } else {
-    result.exit = *exit;
-  }
-  result.out = readFile(out);
-  result.err = readFile(err);
-  if (!exit) result.err += "\n(still running after " + std::to_string(timeout.count()) + " ms: killed)";
-  return result;
+  return gateway().runToExit(config, std::move(extraArgs), timeout);
 }
 
-bool GatewayRun::gatewayRunning() {
-  return gateway_ && gateway_->running();
-}
+bool GatewayRun::gatewayRunning() { return gateway().running(); }
+std::optional<int> GatewayRun::stopGateway(std::chrono::milliseconds timeout) { return gateway().stop(timeout); }
+Status GatewayRun::killGateway() { return gateway().kill(); }
+std::string GatewayRun::gatewayLog() const { return vehicles_.front().gateway->log(); }
+std::optional<pid_t> GatewayRun::gatewayPid() const { return vehicles_.front().gateway->pid(); }
 
-std::optional<int> GatewayRun::stopGateway(std::chrono::milliseconds timeout) {
-  if (!gateway_) return std::nullopt;
-  if (gateway_->running()) {
-    if (Status s = gateway_->signal(SIGTERM); !s) return std::nullopt;
-  }
-  return gateway_->wait(timeout);
-}
-
-Status GatewayRun::killGateway() {
-  if (!gateway_) return Error{"no gateway started"};
-  if (Status s = gateway_->signal(SIGKILL); !s) return s;
-  if (!gateway_->wait(10s)) return Error{"the gateway survived SIGKILL"};
-  return {};
-}
-
-std::string GatewayRun::gatewayLog() const {
-  return gateway_ ? gateway_->log() : std::string();
-}
-
-std::optional<pid_t> GatewayRun::gatewayPid() const {
-  if (!gateway_) return std::nullopt;
-  return gateway_->pid();
-}
-
-// ---- status
-
-std::optional<GatewayStatus> GatewayRun::latestStatus() const {
-  const std::size_t n = status_->count();
-  if (n == 0) return std::nullopt;
-  const auto last = status_->messages(n - 1);
-  if (last.empty()) return std::nullopt;
-  auto parsed = parseStatus(std::string_view(reinterpret_cast<const char*>(last.back().payload.data()),
-                                             last.back().payload.size()));
-  if (!parsed) return std::nullopt;
-  return parsed.value();
-}
+std::optional<GatewayStatus> GatewayRun::latestStatus() const { return vehicles_.front().gateway->latestStatus(); }
 
 Result<GatewayStatus> GatewayRun::waitForStatus(const std::function<bool(const GatewayStatus&)>& done,
                                                 std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  // Only statuses published after this call: a retained one may be an earlier gateway's.
-  std::size_t seen = status_->count();
-  std::string lastText = "(none)";
-  std::string lastProblem;
-  while (true) {
-    const auto slice = std::min(deadline, Clock::now() + 500ms);
-    if (status_->waitForCount(seen + 1, slice)) {
-      const auto fresh = status_->messages(seen);
-      seen += fresh.size();
-      for (const auto& m : fresh) {
-        const std::string_view text(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
-        lastText = std::string(text);
-        auto parsed = parseStatus(text);
-        if (!parsed) {
-          lastProblem = parsed.error().message;
-          continue;
-        }
-        if (done(parsed.value())) return parsed.value();
-      }
-    }
-    if (gateway_ && !gateway_->running()) {
-      return Error{"the gateway exited (" + std::to_string(gateway_->wait(0ms).value_or(-1)) +
-                   "); last status: " + lastText};
-    }
-    if (Clock::now() >= deadline) {
-      return Error{"no status met the condition within " + std::to_string(timeout.count()) +
-                   " ms; last status: " + lastText + (lastProblem.empty() ? "" : " (" + lastProblem + ")")};
-    }
-  }
+  return gateway().waitForStatus(done, timeout);
 }
 
 Result<GatewayStatus> GatewayRun::waitForDrain(const SimRun& sim, std::chrono::milliseconds timeout) {
-  struct Counters {
-    std::uint64_t frames = 0, rejected = 0;
-    std::vector<std::uint64_t> perEndpoint;
-    bool operator==(const Counters&) const = default;
-  };
-  std::optional<Counters> previous;
-  int still = 0;
-  return waitForStatus(
-      [&](const GatewayStatus& s) {
-        Counters c{s.ingestFrames, s.ingestRejected, {}};
-        bool idle = s.ingestFrames >= sim.frames;
-        for (const auto& e : s.endpoints) {
-          idle = idle && e.pending == 0 && e.inFlight == 0;
-          c.perEndpoint.insert(c.perEndpoint.end(), {e.queued, e.empty, e.acked, e.evicted});
-        }
-        still = (previous && *previous == c) ? still + 1 : 0;
-        previous = c;
-        return idle && still >= 2;
-      },
-      timeout);
+  return gateway().waitForDrain(sim.frames, timeout);
 }
 
 bool GatewayRun::waitForDelivery(BrokerRole role, std::string_view topicPrefix, std::uint64_t acked,
@@ -676,14 +622,25 @@ bool GatewayRun::waitForDelivery(BrokerRole role, std::string_view topicPrefix, 
 
 Result<SimRun> GatewayRun::runSim(const std::string& scenario, double durationS, std::uint64_t seed,
                                   std::vector<std::string> extraArgs) {
+  return runSim(0, scenario, durationS, seed, std::move(extraArgs));
+}
+
+Result<SimRun> GatewayRun::runSim(std::size_t vehicle, const std::string& scenario, double durationS,
+                                  std::uint64_t seed, std::vector<std::string> extraArgs) {
+  Vehicle& v = vehicles_.at(vehicle);
   SimRun run;
   run.scenario = scenario;
-  ++simRuns_;
-  run.truth = dir_->path() / "sim" / (scenario + "-" + std::to_string(simRuns_) + ".jsonl");
+  run.vehicle = v.vin;
+  ++v.simRuns;
+  // Vehicle 0's files stay where single-vehicle tests have always found them.
+  const fs::path simDir = dir_->path() / "sim" / (vehicle == 0 ? std::string() : "vehicle-" + std::to_string(vehicle));
+  fs::create_directories(simDir);
+  run.truth = simDir / (scenario + "-" + std::to_string(v.simRuns) + ".jsonl");
   std::ostringstream duration;
   duration << durationS;
   std::vector<std::string> args = {"--scenario", scenario,
-                                   "--broker", brokers_.at(BrokerRole::InVehicle).broker->uri(),
+                                   "--broker", v.inVehicle.broker->uri(),
+                                   "--vehicle", v.vin,
                                    "--truth", run.truth.string(),
                                    "--duration", duration.str(),
                                    "--seed", std::to_string(seed),
@@ -692,36 +649,31 @@ Result<SimRun> GatewayRun::runSim(const std::string& scenario, double durationS,
                                    "--clock", "wall",
                                    "--client-id", "e2e-sim",
                                    // Sequences never repeat across the runs of one fixture.
-                                   "--boot-epoch-file", (dir_->path() / "sim/boot-epoch").string()};
+                                   "--boot-epoch-file", (simDir / "boot-epoch").string()};
   args.insert(args.end(), extraArgs.begin(), extraArgs.end());
   const auto start = Clock::now();
   run.tool = runTool(simBinary(), args, dir_->path());
   run.wall = Clock::now() - start;
   if (run.tool.exit != 0) {
     std::ostringstream text;
-    text << "cordon-sim --scenario " << scenario << ": " << run.tool;
+    text << "cordon-sim --scenario " << scenario << " --vehicle " << v.vin << ": " << run.tool;
     return Error{text.str()};
   }
-  std::ifstream in(run.truth);
-  for (std::string line; std::getline(in, line);) {
-    if (line.find("\"t\":\"frame\"") != std::string::npos) ++run.frames;
-    if (line.find("\"t\":\"fault\"") != std::string::npos) ++run.faults;
-    if (line.find("\"t\":\"event\"") != std::string::npos) ++run.events;
-  }
+  countTruth(run);
   if (run.frames == 0) return Error{"cordon-sim wrote no frame to " + run.truth.string()};
   return run;
 }
 
 // ---- brokers
 
-MosquittoBroker& GatewayRun::broker(BrokerRole role) {
-  return *brokers_.at(role).broker;
+MosquittoBroker& GatewayRun::broker(BrokerRole role, std::size_t vehicle) {
+  return *slot(role, vehicle).broker;
 }
 
 std::vector<ReceivedMessage> GatewayRun::captured(BrokerRole role, std::string_view topicPrefix) const {
-  const BrokerSlot& slot = brokers_.at(role);
-  if (!slot.watcher) return {};
-  auto all = slot.watcher->messages();
+  const BrokerSlot& s = slot(role);
+  if (!s.watcher) return {};
+  auto all = s.watcher->messages();
   if (topicPrefix.empty()) return all;
   std::vector<ReceivedMessage> out;
   for (auto& m : all) {
@@ -733,14 +685,13 @@ std::vector<ReceivedMessage> GatewayRun::captured(BrokerRole role, std::string_v
   return out;
 }
 
-std::string GatewayRun::brokerLog(BrokerRole role) const {
-  const BrokerSlot& slot = brokers_.at(role);
-  return slot.broker ? readFile(slot.broker->directory() / "mosquitto.log") : std::string();
+std::string GatewayRun::brokerLog(BrokerRole role, std::size_t vehicle) const {
+  const BrokerSlot& s = slot(role, vehicle);
+  return s.broker ? readFile(s.broker->directory() / "mosquitto.log") : std::string();
 }
 
-std::vector<std::string> GatewayRun::clientIds(BrokerRole role) const {
-  const BrokerSlot& slot = brokers_.at(role);
-  const std::string log = slot.oldLogs + brokerLog(role);
+std::vector<std::string> GatewayRun::clientIds(BrokerRole role, std::size_t vehicle) const {
+  const std::string log = slot(role, vehicle).oldLogs + brokerLog(role, vehicle);
   // Mosquitto 2: "New client connected from 127.0.0.1:41234 as cordon-eu-fb (p2, c1, k60)."
   static const std::regex kConnected(R"(New client connected from \S+ as (.+?) \((p\d|c\d))");
   std::vector<std::string> ids;
@@ -751,19 +702,19 @@ std::vector<std::string> GatewayRun::clientIds(BrokerRole role) const {
 }
 
 Status GatewayRun::stopBroker(BrokerRole role) {
-  BrokerSlot& slot = brokers_.at(role);
-  if (!slot.broker) return Error{"no " + std::string(toString(role)) + " broker"};
-  return slot.broker->stop();
+  BrokerSlot& s = slot(role);
+  if (!s.broker) return Error{"no " + std::string(toString(role)) + " broker"};
+  return s.broker->stop();
 }
 
 Status GatewayRun::restartBroker(BrokerRole role) {
-  BrokerSlot& slot = brokers_.at(role);
-  if (!slot.broker) return Error{"no " + std::string(toString(role)) + " broker"};
-  const std::uint16_t port = slot.broker->port();
-  slot.oldLogs += brokerLog(role);
-  if (Status s = slot.broker->stop(); !s) return s;
-  slot.broker.reset();
-  return startBroker(role, port);  // the watcher reconnects by itself
+  BrokerSlot& s = slot(role);
+  if (!s.broker) return Error{"no " + std::string(toString(role)) + " broker"};
+  const std::uint16_t port = s.broker->port();
+  s.oldLogs += brokerLog(role);
+  if (Status st = s.broker->stop(); !st) return st;
+  s.broker.reset();
+  return startBroker(s, role, port);  // the watcher reconnects by itself
 }
 
 }  // namespace cordon::test::e2e

@@ -29,6 +29,7 @@
 #include <sstream>
 
 #include "tests/e2e/gateway/gateway_run.hpp"
+#include "tests/e2e/gateway/overseas_column.hpp"
 #include "tests/e2e/gateway/received_frames.hpp"
 #include "tests/support/leak_checker.hpp"
 
@@ -40,8 +41,6 @@ using namespace std::chrono_literals;
 
 const fs::path kGoldenCsv = fs::path(CORDON_SOURCE_DIR) / "tests/golden/classification.csv";
 constexpr std::string_view kImagePath = "Cordon.Camera.Front.Image";
-constexpr std::int64_t kTimeCoarsenNs = 60'000'000'000;  // cn-auto-2026 settings.time_coarsen_s
-constexpr std::int64_t kLocationPeriodNs = 60'000'000'000;  // settings.location_period_s
 
 // Every scenario of `cordon-sim --list`, with a simulated length that keeps the suite
 // short but reaches what the scenario is for (the charging session starts at about
@@ -54,14 +53,6 @@ const std::map<std::string, double>& scenarioDurations() {
   return durations;
 }
 
-// Ordinary signals the scenarios send (each scenario has some of them): what must arrive
-// overseas and at home exactly as sent.
-const std::vector<std::string> kOrdinaryPaths = {
-    "Vehicle.CurrentLocation.HorizontalAccuracy",
-    "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current",
-    "Vehicle.Powertrain.TractionBattery.CurrentVoltage",
-    "Vehicle.Chassis.Axle.Row1.Wheel.Left.Speed",
-};
 
 struct CsvRow {
   std::string path, primary, consent, domestic, overseas;
@@ -95,19 +86,7 @@ std::set<std::string> domesticRestricted(const TruthFacts& facts) {
   return out;
 }
 
-std::string describe(const std::vector<Finding>& findings, std::size_t atMost = 15) {
-  std::string out;
-  for (std::size_t i = 0; i < findings.size() && i < atMost; ++i) out += "  " + toString(findings[i]) + "\n";
-  if (findings.size() > atMost) out += "  ... and " + std::to_string(findings.size() - atMost) + " more\n";
-  return out;
-}
 
-std::string describe(const std::vector<std::string>& lines, std::size_t atMost = 15) {
-  std::string out;
-  for (std::size_t i = 0; i < lines.size() && i < atMost; ++i) out += "  " + lines[i] + "\n";
-  if (lines.size() > atMost) out += "  ... and " + std::to_string(lines.size() - atMost) + " more\n";
-  return out;
-}
 
 std::string littleEndian(double v) {
   const auto bits = std::bit_cast<std::uint64_t>(v);
@@ -181,140 +160,14 @@ TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowed
             << truth.faults << " faults; gateway status " << status.text << "\n";
 
   // ------------------------------------------------------------------ overseas
-  std::set<std::string> primaries = {"important", "sensitive_pi"};
-  if (fleet == FleetState::NoBasis) primaries.insert("pi");
-  auto restricted = pathsByPrimary(kGoldenCsv, primaries);
-  ASSERT_TRUE(restricted.ok()) << restricted.error().message;
-
-  const auto overseasMessages = run.captured(BrokerRole::Overseas);
-  const auto overseasClients = run.clientIds(BrokerRole::Overseas);
   {
-    SCOPED_TRACE("overseas: leak checker over everything the overseas broker saw");
-    auto checker = LeakChecker::create({truth.truth}, restricted.value());
-    ASSERT_TRUE(checker.ok()) << checker.error().message;
-    for (const auto& m : overseasMessages) checker.value()->scan(m.topic, std::span<const std::uint8_t>(m.payload));
-    for (const auto& id : overseasClients) checker.value()->scanClientId(id);
-    const auto& counts = checker.value()->counts();
-    EXPECT_GT(counts.checked, 0U) << "the leak checker found no restricted value to look for";
-    EXPECT_TRUE(checker.value()->findings().empty())
-        << checker.value()->findings().size() << " restricted value(s) reached the overseas broker:\n"
-        << describe(checker.value()->findings());
-    std::cout << "[ overseas ] " << overseasMessages.size() << " messages, " << checker.value()->scannedBytes()
-              << " bytes, client ids:";
-    for (const auto& id : overseasClients) std::cout << ' ' << id;
-    std::cout << "; " << counts.checked << " restricted values checked (" << counts.notDistinctive
-              << " not distinctive, " << counts.allowedToo << " allowed too)\n";
-  }
-  const bool locationAllowed = fleet == FleetState::PiBasis && facts.value().grantedPurposes.contains("LocationExport") &&
-                               !facts.value().withdrawnPurposes.contains("LocationExport");
-  const std::string pseudonym = expectedPseudonym(run.pseudonymKey(), 1, "Vehicle.VehicleIdentification.VIN", kVin);
-
-  std::map<std::string, std::vector<ReceivedFrame>> overseasFrames;
-  for (const OverseasEndpoint& endpoint : options.overseas) {
-    SCOPED_TRACE("overseas endpoint " + endpoint.name + " (" + endpoint.encoding + ")");
-    const auto messages = run.captured(BrokerRole::Overseas, endpoint.topicPrefix);
-    const EndpointStatus* es = status.endpoint(endpoint.name);
-    ASSERT_NE(es, nullptr) << status.text;
-
-    // Completeness: the ordinary values arrive exactly as sent.
-    auto checker = LeakChecker::create({truth.truth}, restricted.value());
-    ASSERT_TRUE(checker.ok()) << checker.error().message;
-    std::size_t expected = 0;
-    for (const auto& path : kOrdinaryPaths) expected += checker.value()->expectTruthValues(path, 2);
-    EXPECT_GE(expected, 2U) << "the truth has too few distinctive ordinary values to expect";
-    if (fleet == FleetState::PiBasis) checker.value()->expectPresent("the vehicle id's pseudonym " + pseudonym, {pseudonym});
-    for (const auto& m : messages) checker.value()->scan(m.topic, std::span<const std::uint8_t>(m.payload));
-    EXPECT_TRUE(checker.value()->unmet().empty()) << "allowed values that never arrived:\n"
-                                                  << describe(checker.value()->unmet());
-
-    std::vector<std::string> errors;
-    auto frames = decodeFrames(messages, endpoint.topicPrefix, endpoint.encoding, errors);
-    EXPECT_TRUE(errors.empty()) << describe(errors);
-    EXPECT_FALSE(frames.empty()) << "no frame reached " << endpoint.name;
-    EXPECT_GE(frames.size(), es->acked) << "fewer frames than the broker acknowledged";
-
-    // The envelope (RULES.md, "The frame envelope is data too").
-    std::set<std::string> vehicleIds;
-    std::size_t misdatedFrames = 0;
-    for (const ReceivedFrame& f : frames) {
-      vehicleIds.insert(f.vehicleId);
-      if (f.captureNs % kTimeCoarsenNs != 0) ++misdatedFrames;
-    }
-    EXPECT_EQ(misdatedFrames, 0U) << "overseas capture times must be coarsened to the policy's 60 s";
-    EXPECT_FALSE(vehicleIds.contains(std::string(kVin))) << "the VIN is the vehicle id of an overseas frame";
-    if (fleet == FleetState::PiBasis) {
-      EXPECT_EQ(vehicleIds, std::set<std::string>{pseudonym})
-          << "under a PI basis every overseas frame carries the keyed pseudonym of the VIN";
-    } else {
-      EXPECT_FALSE(vehicleIds.contains(pseudonym)) << "without a PI basis the pseudonym (itself PI) went abroad";
-      if (frames.size() > 1) {
-        EXPECT_GT(vehicleIds.size(), 1U) << "without a PI basis the id must be random per upload, not one stable id";
-      }
-    }
-
-    // Location: a generalised cell on the fixed schedule where basis and consent allow
-    // it, nothing otherwise.
-    std::map<std::string, std::set<std::int64_t>> windowsByPath;
-    std::size_t cells = 0;
-    for (const ReceivedFrame& f : frames) {
-      for (const char* path : {"Vehicle.CurrentLocation.Latitude", "Cordon.CurrentLocation.GeoPoint",
-                               "Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Latitude",
-                               "Cordon.Navigation.Destination"}) {
-        const SignalValue* v = f.find(path);
-        if (v == nullptr) continue;
-        ++cells;
-        double lat = v->kind == SignalValue::Kind::Geo ? v->lat : v->real;
-        double lon = 0;
-        if (v->kind == SignalValue::Kind::Geo) {
-          lon = v->lon;
-        } else {
-          const std::string lonPath = std::string(path).substr(0, std::string(path).rfind('.')) + ".Longitude";
-          const SignalValue* l = f.find(lonPath);
-          EXPECT_NE(l, nullptr) << f.topic << ": a latitude without its longitude";
-          lon = l != nullptr ? l->real : 0;
-        }
-        EXPECT_TRUE(windowsByPath[path].insert(f.captureNs).second)
-            << f.topic << ": two cells of " << path << " in one window (capture " << f.captureNs << ")";
-        EXPECT_EQ(f.captureNs % kLocationPeriodNs, 0) << f.topic << ": a cell's time is not its window's start";
-        bool near = false, raw = false;
-        const bool destination = std::string_view(path).find("Destination") != std::string_view::npos;
-        for (const TruthPosition& p : destination ? facts.value().destinations : facts.value().positions) {
-          near = near || (std::abs(p.lat - lat) < 0.006 && std::abs(p.lon - lon) < 0.008);
-          raw = raw || (std::abs(p.lat - lat) < 1e-4 && std::abs(p.lon - lon) < 1e-4);
-        }
-        EXPECT_TRUE(near) << f.topic << ": " << path << " " << lat << "," << lon << " is no cell of the "
-                          << (destination ? "destinations set" : "route");
-        EXPECT_FALSE(raw) << f.topic << ": " << path << " " << lat << "," << lon
-                          << " is within 11 m of a true position: not generalised";
-      }
-    }
-    if (locationAllowed) {
-      EXPECT_GT(cells, 0U) << "a PI basis and the driver's LocationExport consent: a generalised cell must arrive";
-    } else {
-      EXPECT_EQ(cells, 0U) << "a location went abroad without a basis and consent for it";
-    }
-    std::cout << "[ overseas ] " << endpoint.name << ": " << frames.size() << " frames, " << cells
-              << " location cells, " << vehicleIds.size() << " vehicle id(s); acked " << es->acked << "\n";
-    overseasFrames[endpoint.name] = std::move(frames);
-  }
-
-  // Both encodings carry the same frames with the same fields.
-  if (options.overseas.size() == 2) {
-    using Key = std::tuple<std::string, std::uint64_t, std::uint64_t>;
-    std::array<std::map<Key, std::set<std::string>>, 2> fieldsByFrame;
-    for (std::size_t i = 0; i < 2; ++i) {
-      for (const ReceivedFrame& f : overseasFrames[options.overseas[i].name]) {
-        auto& paths = fieldsByFrame[i][{f.source, f.bootEpoch, f.counter}];
-        for (const auto& [path, value] : f.signals) paths.insert(path);
-      }
-    }
-    EXPECT_EQ(fieldsByFrame[0].size(), fieldsByFrame[1].size()) << "the two encodings got different frames";
-    std::size_t differing = 0;
-    for (const auto& [key, paths] : fieldsByFrame[0]) {
-      const auto other = fieldsByFrame[1].find(key);
-      if (other == fieldsByFrame[1].end() || other->second != paths) ++differing;
-    }
-    EXPECT_EQ(differing, 0U) << "frames whose fields differ between the FlatBuffers and the JSON endpoint";
+    OverseasExpectations expected;
+    expected.fleet = fleet;
+    expected.pseudonymKey = run.pseudonymKey();
+    expected.vehicles = {{std::string(kVin), {truth.truth}}};
+    expected.endpoints = options.overseas;
+    for (const auto& e : status.endpoints) expected.acked[e.name] = e.acked;
+    expectOverseasColumn(run, expected);
   }
 
   // ------------------------------------------------------------------ domestic
@@ -326,7 +179,7 @@ TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowed
     auto checker = LeakChecker::create({domesticTruth}, domesticRestrictedPaths);
     ASSERT_TRUE(checker.ok()) << checker.error().message;
     std::size_t expected = checker.value()->expectTruthValues("Vehicle.VehicleIdentification.VIN", 1);
-    for (const auto& path : kOrdinaryPaths) expected += checker.value()->expectTruthValues(path, 2);
+    for (const auto& path : ordinaryPaths()) expected += checker.value()->expectTruthValues(path, 2);
     EXPECT_GE(expected, 3U);
     // The position passes at home (outside sensitive areas): some true latitude arrives.
     std::vector<std::string> latitudes;

@@ -243,6 +243,17 @@ std::vector<ReceivedFrame> decodeFrames(const std::vector<ReceivedMessage>& mess
   return out;
 }
 
+std::string expectedAuditDigest(std::span<const std::uint8_t> key, std::string_view domain, std::string_view value) {
+  std::string message(domain);
+  message += '\0';
+  message += value;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int macLength = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), mac, &macLength);
+  return {reinterpret_cast<const char*>(mac), 16};
+}
+
 std::string expectedPseudonym(std::span<const std::uint8_t> key, std::uint32_t epoch, std::string_view domain,
                               std::string_view value) {
   std::string tag;

@@ -65,6 +65,11 @@ std::vector<ReceivedFrame> decodeFrames(const std::vector<ReceivedMessage>& mess
 std::string expectedPseudonym(std::span<const std::uint8_t> key, std::uint32_t epoch, std::string_view domain,
                               std::string_view value);
 
+// The audit log's keyed digest of a value, raw 16 bytes: HMAC-SHA256(digest key,
+// domain || 0x00 || value), first 16 bytes (docs/audit.md, "Digests"; the vehicle digest
+// of frame batches and sequence gaps is domain "vehicle").
+std::string expectedAuditDigest(std::span<const std::uint8_t> key, std::string_view domain, std::string_view value);
+
 // ---- ground truth facts
 
 struct TruthPosition {

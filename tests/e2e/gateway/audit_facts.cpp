@@ -1,0 +1,284 @@
+#include "tests/e2e/gateway/audit_facts.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+
+#include "gateway/audit/audit_format.hpp"
+#include "gateway/storage/sqlite_database.hpp"
+#include "tests/e2e/gateway/received_frames.hpp"
+#include "tests/support/wait.hpp"
+
+#ifndef CORDON_AUDIT_TOOL
+#define CORDON_AUDIT_TOOL ""
+#endif
+
+namespace cordon::test::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const fs::path kAuditTool = CORDON_AUDIT_TOOL;
+
+// A number after `"key":` in a truth line (the writer's fixed layout, sim/engine/truth_writer.cpp).
+std::optional<std::int64_t> numberAfter(const std::string& line, std::string_view key) {
+  const std::string marker = "\"" + std::string(key) + "\":";
+  const auto at = line.find(marker);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoll(line.substr(at + marker.size(), 24));
+}
+
+std::size_t frameMessages(const GatewayRun& run, BrokerRole role, std::string_view prefix) {
+  const std::string framesTopic = std::string(prefix) + "/frames/";
+  const auto messages = run.captured(role, prefix);
+  return static_cast<std::size_t>(std::count_if(
+      messages.begin(), messages.end(), [&](const ReceivedMessage& m) { return m.topic.starts_with(framesTopic); }));
+}
+
+}  // namespace
+
+std::string toString(const FrameKey& k) {
+  return std::get<0>(k) + "/" + std::to_string(std::get<1>(k)) + "/" + std::to_string(std::get<2>(k));
+}
+
+// ---------------------------------------------------------------- the simulator's truth
+
+
+Result<Truth> readTruth(const fs::path& file) {
+  Truth truth;
+  std::ifstream in(file);
+  if (!in) return Error{file.string() + ": cannot read"};
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("{\"t\":\"frame\",\"source\":\"")) continue;
+    const std::size_t from = std::string_view("{\"t\":\"frame\",\"source\":\"").size();
+    const std::string source = line.substr(from, line.find('"', from) - from);
+    const auto epoch = numberAfter(line, "epoch");
+    const auto seq = numberAfter(line, "seq");
+    const auto capture = numberAfter(line, "capture_ns");
+    if (!epoch || !seq || !capture) return Error{file.string() + ": a frame line without epoch, seq or capture_ns"};
+    truth.frames.emplace(source, static_cast<std::uint64_t>(*epoch), static_cast<std::uint64_t>(*seq));
+    if (truth.firstCaptureNs == 0) truth.firstCaptureNs = *capture;
+    truth.lastCaptureNs = std::max(truth.lastCaptureNs, *capture);
+  }
+  if (truth.frames.empty()) return Error{file.string() + ": no frame"};
+  return truth;
+}
+
+// ---------------------------------------------------------------- the audit log, read back
+
+
+Result<AuditFacts> readAudit(const fs::path& file) {
+  storage::OpenOptions options;
+  options.readOnly = true;
+  auto db = storage::Database::open(file, options);
+  if (!db) return db.error();
+  AuditFacts facts;
+  auto q = db.value()->prepare("SELECT seq, kind, body FROM audit_records ORDER BY seq");
+  if (!q) return q.error();
+  const auto endpointName = [&](std::uint64_t index) {
+    const auto it = facts.endpointNames.find(static_cast<std::uint32_t>(index));
+    return it != facts.endpointNames.end() ? it->second : "endpoint " + std::to_string(index);
+  };
+  auto previous = audit::RecordKind::Genesis;
+  while (true) {
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!row.value()) break;
+    const auto seq = q->int64(0);
+    const auto kind = static_cast<audit::RecordKind>(q->int64(1));
+    const std::vector<std::uint8_t> body = q->blob(2);
+    audit::ByteReader r(body);
+    const auto bad = [&](std::string_view what) {
+      return Error{"audit record " + std::to_string(seq) + " (" + std::string(audit::nameOf(kind)) +
+                   "): " + std::string(what)};
+    };
+    switch (kind) {
+      case audit::RecordKind::EndpointDefined: {
+        auto index = r.varint();
+        auto name = r.text();
+        if (!index || !name) return bad("malformed");
+        facts.endpointNames[static_cast<std::uint32_t>(*index)] = *name;
+        break;
+      }
+      case audit::RecordKind::FrameBatch: {
+        auto batch = audit::FrameBatch::decode(body);
+        if (!batch) return bad(batch.error().message);
+        for (const audit::FrameRun& run : batch.value().runs) {
+          const audit::Digest& vehicle = batch.value().vehicles.at(run.vehicle);
+          auto& byVehicle = facts.judgedByVehicle[std::string(vehicle.begin(), vehicle.end())];
+          for (std::uint64_t c = run.firstCounter; c < run.firstCounter + run.count; ++c) {
+            const FrameKey key{batch.value().sources.at(run.source), run.bootEpoch, c};
+            if (!byVehicle.insert(key).second) return bad("frame " + toString(key) + " judged twice");
+            facts.judged.insert(key);
+          }
+        }
+        for (const auto& queued : batch.value().queued) {
+          const std::string name = endpointName(queued.endpoint);
+          facts.queued[name] += queued.count;
+          if (queued.count > 0) {
+            facts.highestQueuedId[name] =
+                std::max(facts.highestQueuedId[name], queued.firstOutboxId + queued.count - 1);
+          }
+        }
+        break;
+      }
+      case audit::RecordKind::SequenceGap: {
+        auto vehicle = r.raw(audit::kDigestBytes);
+        auto source = r.text();
+        auto epoch = r.varint(), first = r.varint(), last = r.varint();
+        if (!vehicle || !source || !epoch || !first || !last || *last < *first) return bad("malformed");
+        ++facts.gapRecords;
+        auto& byVehicle = facts.gapFramesByVehicle[std::string(vehicle->begin(), vehicle->end())];
+        for (std::uint64_t c = *first; c <= *last; ++c) {
+          facts.gapFrames.emplace(*source, *epoch, c);
+          byVehicle.emplace(*source, *epoch, c);
+        }
+        break;
+      }
+      case audit::RecordKind::Evicted: {
+        auto endpoint = r.varint(), count = r.varint(), first = r.varint(), last = r.varint();
+        if (!endpoint || !count || !first || !last) return bad("malformed");
+        facts.evicted[endpointName(*endpoint)] += *count;
+        if (previous != audit::RecordKind::Evicted) facts.evictionGroups.emplace_back();
+        facts.evictionGroups.back().push_back(endpointName(*endpoint));
+        break;
+      }
+      case audit::RecordKind::Acknowledged: {
+        auto n = r.varint();
+        if (!n) return bad("malformed");
+        for (std::uint64_t i = 0; i < *n; ++i) {
+          auto endpoint = r.varint(), through = r.varint();
+          if (!endpoint || !through) return bad("malformed");
+          facts.watermark[endpointName(*endpoint)] = *through;
+        }
+        break;
+      }
+      case audit::RecordKind::Started: ++facts.started; break;
+      case audit::RecordKind::Stopped: ++facts.stopped; break;
+      default: break;  // not what these tests judge
+    }
+    previous = kind;
+  }
+  auto rows = db.value()->prepare("SELECT COUNT(*) FROM outbox");
+  if (!rows) return rows.error();
+  if (auto step = rows->step(); !step || !step.value()) return Error{"cannot count the outbox rows"};
+  facts.outboxRows = rows->int64(0);
+  return facts;
+}
+
+// ---------------------------------------------------------------- what the endpoints got
+
+
+std::vector<Target> overseasTargets(const GatewayRun& run) {
+  std::vector<Target> out;
+  for (const OverseasEndpoint& o : run.options().overseas) {
+    out.push_back({o.name, BrokerRole::Overseas, o.topicPrefix, o.encoding});
+  }
+  return out;
+}
+
+std::vector<Target> targets(const GatewayRun& run) {
+  std::vector<Target> out = {
+      {std::string(kDomesticName), BrokerRole::Domestic, std::string(kDomesticPrefix), "flatbuffers"}};
+  for (const OverseasEndpoint& o : run.options().overseas)
+    out.push_back({o.name, BrokerRole::Overseas, o.topicPrefix, o.encoding});
+  return out;
+}
+
+Received received(const GatewayRun& run, BrokerRole role, std::string_view prefix, std::string_view encoding,
+                  std::vector<std::string>& errors) {
+  Received out;
+  for (const ReceivedFrame& f : decodeFrames(run.captured(role, prefix), prefix, encoding, errors)) {
+    out.frames.emplace(f.source, f.bootEpoch, f.counter);
+    ++out.messages;
+  }
+  return out;
+}
+
+std::string sample(const std::set<FrameKey>& keys, std::size_t atMost) {
+  std::string out;
+  std::size_t n = 0;
+  for (const FrameKey& k : keys) {
+    if (n++ == atMost) {
+      out += " ... (" + std::to_string(keys.size()) + " in all)";
+      break;
+    }
+    out += " " + toString(k);
+  }
+  return out;
+}
+
+std::set<FrameKey> minus(const std::set<FrameKey>& a, const std::set<FrameKey>& b) {
+  std::set<FrameKey> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+std::set<FrameKey> common(const std::set<FrameKey>& a, const std::set<FrameKey>& b) {
+  std::set<FrameKey> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+// Drained for a run whose gateway may have restarted (its counters then start over): the
+// newest capture time seen is the simulator's last, and nothing is pending or in flight.
+Result<GatewayStatus> waitForQuiet(GatewayProcess& gateway, const Truth& truth, std::chrono::milliseconds timeout) {
+  return gateway.waitForStatus(
+      [&](const GatewayStatus& s) {
+        if (s.timeNs < truth.lastCaptureNs) return false;
+        return std::all_of(s.endpoints.begin(), s.endpoints.end(),
+                           [](const EndpointStatus& e) { return e.pending == 0 && e.inFlight == 0; });
+      },
+      timeout);
+}
+
+// Every endpoint's upload is in the audit log and every entry the log queued for it (and
+// did not evict) arrived at least once. Waits for the watchers to catch up first.
+void expectDeliveredAsAudited(const GatewayRun& run, const std::vector<Target>& targets, const AuditFacts& audit) {
+  for (const Target& t : targets) {
+    SCOPED_TRACE("endpoint " + t.name);
+    const std::uint64_t queued = audit.queued.contains(t.name) ? audit.queued.at(t.name) : 0;
+    const std::uint64_t evicted = audit.evicted.contains(t.name) ? audit.evicted.at(t.name) : 0;
+    EXPECT_GT(queued, 0U) << "the audit log queued nothing for " << t.name;
+    EXPECT_TRUE(waitUntil([&] { return frameMessages(run, t.role, t.prefix) + evicted >= queued; }, 30s))
+        << "the broker never got as many frames as were queued and not evicted";
+    std::vector<std::string> errors;
+    const Received got = received(run, t.role, t.prefix, t.encoding, errors);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " undecodable uploads, first: " << errors.front();
+    const auto unaudited = minus(got.frames, audit.judged);
+    EXPECT_TRUE(unaudited.empty()) << "uploads no frame batch record names:" << sample(unaudited);
+    // One outbox entry per frame per endpoint: the distinct frames that arrived are the
+    // entries queued, less what was evicted before it could be delivered.
+    EXPECT_LE(got.frames.size(), queued) << "more distinct frames arrived than the audit log queued";
+    if (evicted == 0) {
+      EXPECT_EQ(got.frames.size(), queued) << "queued entries that never arrived";
+    } else {
+      EXPECT_GE(got.frames.size() + evicted, queued) << "entries neither delivered nor evicted";
+    }
+    if (audit.highestQueuedId.contains(t.name)) {
+      EXPECT_GE(audit.watermark.contains(t.name) ? audit.watermark.at(t.name) : 0, audit.highestQueuedId.at(t.name))
+          << "the last acknowledged record does not cover every entry queued";
+    }
+    std::cout << "[ endpoint ] " << t.name << ": " << got.frames.size() << " frames (" << got.messages
+              << " messages), queued " << queued << ", evicted " << evicted << "\n";
+  }
+}
+
+void expectDeliveredAsAudited(const GatewayRun& run, const AuditFacts& audit) {
+  expectDeliveredAsAudited(run, targets(run), audit);
+}
+
+ToolRun verifyAudit(const fs::path& db, const fs::path& devicePublicKey) {
+  return runTool(kAuditTool, {"verify", db.string(), "--device-key", devicePublicKey.string()});
+}
+
+ToolRun verifyAudit(const GatewayRun& run) {
+  return verifyAudit(run.dir() / "state/cordon.db", run.dir() / "keys/audit-signing.pub.pem");
+}
+
+}  // namespace cordon::test::e2e

@@ -1,0 +1,97 @@
+#pragma once
+// What the fault and relay end-to-end tests judge a run by, read back independently:
+// the simulator's truth (which frames were sent), a gateway's audit log straight from its
+// SQLite file (which frames were judged, queued, evicted, acknowledged, or named by a
+// sequence gap; docs/audit.md, "Record bodies"), and what each endpoint's broker got.
+// Shared by tests/e2e/gateway/fault_test.cpp and tests/e2e/relay/.
+//
+// Contract: readers return errors as values; the expect* functions report through
+// GoogleTest (EXPECT_*), from the test's thread.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "ecu/common/result.hpp"
+#include "tests/e2e/gateway/gateway_run.hpp"
+
+namespace cordon::test::e2e {
+
+using FrameKey = std::tuple<std::string, std::uint64_t, std::uint64_t>;  // source, boot epoch, counter
+std::string toString(const FrameKey& k);
+
+// ---- the simulator's truth
+
+struct Truth {
+  std::set<FrameKey> frames;
+  std::int64_t firstCaptureNs = 0;
+  std::int64_t lastCaptureNs = 0;
+};
+Result<Truth> readTruth(const std::filesystem::path& file);
+
+// ---- the audit log, read back
+
+struct AuditFacts {
+  std::map<std::uint32_t, std::string> endpointNames;  // EndpointDefined index -> name
+  std::set<FrameKey> judged;                           // every frame of every frame batch record
+  std::set<FrameKey> gapFrames;                        // every counter a sequence-gap record names
+  // The same by the vehicle's keyed digest (raw 16 bytes; expectedAuditDigest()): a
+  // relay judges many vehicles, whose sources and sequences may coincide.
+  std::map<std::string, std::set<FrameKey>> judgedByVehicle;
+  std::map<std::string, std::set<FrameKey>> gapFramesByVehicle;
+  std::size_t gapRecords = 0;
+  std::map<std::string, std::uint64_t> queued;  // per endpoint: outbox entries the batches name
+  std::map<std::string, std::uint64_t> highestQueuedId;
+  std::map<std::string, std::uint64_t> evicted;          // per endpoint: entries in evicted records
+  std::vector<std::vector<std::string>> evictionGroups;  // endpoints of consecutive evicted records (one commit's)
+  std::map<std::string, std::uint64_t> watermark;        // the last acknowledged record's id per endpoint
+  std::size_t started = 0, stopped = 0;
+  std::int64_t outboxRows = 0;  // still in the outbox table
+};
+// Read-only. Errors: unreadable file, a malformed record, a frame judged twice (per vehicle).
+Result<AuditFacts> readAudit(const std::filesystem::path& file);
+
+// `cordon-audit verify DB --device-key PUB`; vehicle 0's log with the overload.
+ToolRun verifyAudit(const std::filesystem::path& db, const std::filesystem::path& devicePublicKey);
+ToolRun verifyAudit(const GatewayRun& run);
+
+// ---- what the endpoints got
+
+struct Target {
+  std::string name;
+  BrokerRole role;
+  std::string prefix;
+  std::string encoding;
+};
+// Vehicle 0's gateway's endpoints (vehicle direct: domestic and overseas).
+std::vector<Target> targets(const GatewayRun& run);
+// The relays' endpoints: the overseas ones.
+std::vector<Target> overseasTargets(const GatewayRun& run);
+
+struct Received {
+  std::set<FrameKey> frames;  // distinct
+  std::size_t messages = 0;   // with repeats (at least once)
+};
+Received received(const GatewayRun& run, BrokerRole role, std::string_view prefix, std::string_view encoding,
+                  std::vector<std::string>& errors);
+
+std::string sample(const std::set<FrameKey>& keys, std::size_t atMost = 8);
+std::set<FrameKey> minus(const std::set<FrameKey>& a, const std::set<FrameKey>& b);
+std::set<FrameKey> common(const std::set<FrameKey>& a, const std::set<FrameKey>& b);
+
+// Drained for a run whose gateway may have restarted (its counters then start over): the
+// newest capture time seen is the simulator's last, and nothing is pending or in flight.
+Result<GatewayStatus> waitForQuiet(GatewayProcess& gateway, const Truth& truth,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+// Every target's upload is in the audit log and every entry the log queued for it (and
+// did not evict) arrived at least once. Waits for the watchers to catch up first.
+void expectDeliveredAsAudited(const GatewayRun& run, const std::vector<Target>& targets, const AuditFacts& audit);
+void expectDeliveredAsAudited(const GatewayRun& run, const AuditFacts& audit);  // targets(run)
+
+}  // namespace cordon::test::e2e
