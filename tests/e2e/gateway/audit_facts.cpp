@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <sstream>
 
 #include "gateway/audit/audit_format.hpp"
 #include "gateway/storage/sqlite_database.hpp"
@@ -24,6 +26,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 const fs::path kAuditTool = CORDON_AUDIT_TOOL;
+constexpr std::uint64_t kIngestQueueLimit = 4096;  // gateway/daemon/ingest.hpp Ingest::kQueueLimit
 
 // A number after `"key":` in a truth line (the writer's fixed layout, sim/engine/truth_writer.cpp).
 std::optional<std::int64_t> numberAfter(const std::string& line, std::string_view key) {
@@ -267,6 +270,32 @@ void expectDeliveredAsAudited(const GatewayRun& run, const std::vector<Target>& 
     std::cout << "[ endpoint ] " << t.name << ": " << got.frames.size() << " frames (" << got.messages
               << " messages), queued " << queued << ", evicted " << evicted << "\n";
   }
+}
+
+std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<FrameKey>& received,
+                                             const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs) {
+  // Judged or audited as missing, never both, and nothing that was not sent.
+  const auto unknown = minus(audit.judged, received);
+  EXPECT_TRUE(unknown.empty()) << "frame batches name frames that never reached the gateway:" << sample(unknown);
+  const auto both = common(audit.judged, audit.gapFrames);
+  EXPECT_TRUE(both.empty()) << "frames both judged and audited as missing:" << sample(both);
+  const auto lost = minus(received, audit.judged);
+  const auto unaudited = minus(lost, audit.gapFrames);
+  EXPECT_TRUE(unaudited.empty()) << "frames lost without a sequence-gap record:" << sample(unaudited);
+  const auto phantom = minus(audit.gapFrames, truth.frames);
+  EXPECT_TRUE(phantom.empty()) << "sequence gaps naming frames nobody sent:" << sample(phantom);
+
+  const double seconds = static_cast<double>(truth.lastCaptureNs - truth.firstCaptureNs) / 1e9;
+  const double perSecond = static_cast<double>(received.size()) / std::max(seconds, 1.0);
+  const auto perInterval = static_cast<std::uint64_t>(std::ceil(perSecond * commitIntervalMs / 1000.0));
+  const std::uint64_t bound = static_cast<std::uint64_t>(kills) * (perInterval + kIngestQueueLimit);
+  EXPECT_LE(lost.size(), bound);
+  ::testing::Test::RecordProperty("lost", static_cast<int>(lost.size()));
+  std::ostringstream line;
+  line << received.size() << " frames sent at " << perSecond << "/s; lost " << lost.size() << " in "
+       << audit.gapRecords << " gap records (bound " << bound << ", of which "
+       << static_cast<std::uint64_t>(kills) * perInterval << " commit-interval frames)";
+  return line.str();
 }
 
 void expectDeliveredAsAudited(const GatewayRun& run, const AuditFacts& audit) {

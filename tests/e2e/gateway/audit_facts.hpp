@@ -60,6 +60,17 @@ Result<AuditFacts> readAudit(const std::filesystem::path& file);
 ToolRun verifyAudit(const std::filesystem::path& db, const std::filesystem::path& devicePublicKey);
 ToolRun verifyAudit(const GatewayRun& run);
 
+// After `kills` SIGKILLs of the gateway that wrote `audit` (commit interval
+// `commitIntervalMs`): every frame of `received` (what reached the gateway's ingest
+// broker for it) is judged or named by a sequence gap, never both; nothing judged that
+// was not received, no gap naming a frame the simulator never made (`truth`); and no
+// more frames lost than the documented window (docs/architecture.md, "The ingest loss
+// window"): per kill, one commit interval's frames plus the ingest queue. A vehicle
+// gateway received the whole truth; a relay, the RelayFrames its vehicle sent. Returns a
+// line describing the loss.
+std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<FrameKey>& received,
+                                             const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs);
+
 // ---- what the endpoints got
 
 struct Target {

@@ -30,6 +30,7 @@
 
 #include "tests/e2e/gateway/gateway_run.hpp"
 #include "tests/e2e/gateway/overseas_column.hpp"
+#include "tests/e2e/gateway/scenario_table.hpp"
 #include "tests/e2e/gateway/received_frames.hpp"
 #include "tests/support/leak_checker.hpp"
 
@@ -41,18 +42,6 @@ using namespace std::chrono_literals;
 
 const fs::path kGoldenCsv = fs::path(CORDON_SOURCE_DIR) / "tests/golden/classification.csv";
 constexpr std::string_view kImagePath = "Cordon.Camera.Front.Image";
-
-// Every scenario of `cordon-sim --list`, with a simulated length that keeps the suite
-// short but reaches what the scenario is for (the charging session starts at about
-// 750 s; fault-injection needs a minute for every kind of fault).
-const std::map<std::string, double>& scenarioDurations() {
-  static const std::map<std::string, double> durations = {
-      {"city-commute", 90}, {"highway", 90},         {"charging", 780}, {"adas-camera", 60},
-      {"multi-driver", 90}, {"fault-injection", 70}, {"soak", 30},
-  };
-  return durations;
-}
-
 
 struct CsvRow {
   std::string path, primary, consent, domestic, overseas;
@@ -121,9 +110,7 @@ std::vector<std::uint8_t> withoutImagePixels(const ReceivedMessage& message) {
   return payload;
 }
 
-using Param = std::tuple<std::string, FleetState>;
-
-class GatewayLeakAndCompleteness : public ::testing::TestWithParam<Param> {};
+class GatewayLeakAndCompleteness : public ::testing::TestWithParam<ScenarioRun> {};
 
 TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowedDomesticStaysInItsColumn) {
   const auto& [scenario, fleet] = GetParam();
@@ -241,21 +228,10 @@ TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowed
             << " ms (sim " << std::chrono::duration_cast<std::chrono::milliseconds>(truth.wall).count() << " ms)\n";
 }
 
-std::vector<Param> allRuns() {
-  std::vector<Param> out;
-  for (const auto& [scenario, duration] : scenarioDurations()) {
-    for (FleetState fleet : {FleetState::NoBasis, FleetState::PiBasis}) out.emplace_back(scenario, fleet);
-  }
-  return out;
-}
 
-std::string runName(const ::testing::TestParamInfo<Param>& info) {
-  std::string name = std::get<0>(info.param) + "_" + std::string(toString(std::get<1>(info.param)));
-  std::replace(name.begin(), name.end(), '-', '_');
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(EveryScenario, GatewayLeakAndCompleteness, ::testing::ValuesIn(allRuns()), runName);
+INSTANTIATE_TEST_SUITE_P(EveryScenario, GatewayLeakAndCompleteness,
+                         ::testing::ValuesIn(scenarioRuns({FleetState::NoBasis, FleetState::PiBasis})),
+                         [](const auto& p) { return scenarioRunName(p.param); });
 
 // The table above must name every scenario the simulator has.
 TEST(GatewayScenarioTable, CoversEveryScenarioOfTheSimulator) {
