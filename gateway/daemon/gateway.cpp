@@ -129,6 +129,9 @@ struct Gateway::Impl {
       std::vector<std::uint8_t> payload;
     };
     std::vector<Staged> staged;  // this batch's payloads, added to the outbox at commit
+    // Relay encoding: per source, the boot epoch and counter of the last RelayFrame staged,
+    // which the next one names so that the relay can tell withheld frames from lost ones.
+    std::map<std::string, std::pair<std::uint32_t, std::uint64_t>, std::less<>> relayed;
     std::uint64_t watermark = 0;
     // Counters for the status.
     std::uint64_t queued = 0, empty = 0, acked = 0, evicted = 0, held = 0;
@@ -201,7 +204,7 @@ struct Gateway::Impl {
   std::vector<uplink::Completion> completions;
 
   // Counters for the status.
-  std::uint64_t frames = 0, events = 0, rejected = 0, gapCount = 0, missing = 0, duplicates = 0, commits = 0,
+  std::uint64_t frames = 0, events = 0, rejected = 0, gapCount = 0, missing = 0, duplicates = 0, withheld = 0, commits = 0,
                 commitFailures = 0, reloads = 0, refusedReloads = 0, segmentsPublished = 0, receiptsAccepted = 0,
                 pruned = 0;
   audit::AuditLog::Backlog backlog;
@@ -245,7 +248,7 @@ struct Gateway::Impl {
   void handleFrame(const IngestMessage& message);
   void handleRelayFrame(const IngestMessage& message);
   void judge(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes, const policy::Environment& env);
-  bool sequenceIsNew(const wire::SignalFrame& frame);
+  bool sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t withheldAfter = relay::kNoPreviousCounter);
   std::size_t vehicleCount() const;
   void handleEvent(const IngestMessage& message);
   void reject(std::string_view source, std::string_view reason, std::span<const std::uint8_t> bytes);
@@ -586,7 +589,7 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
     return;
   }
   const wire::SignalFrame& frame = *verified.value();
-  if (!sequenceIsNew(frame)) return;
+  if (!sequenceIsNew(frame, envelope.value().previousCounter)) return;
   latestNs = std::max(latestNs, frame.capture_time_ns());
   // The relay's own clock judges bases and consents at export (relay_context.hpp); a
   // server runs NTP, so it counts as synchronised.
@@ -596,8 +599,10 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
 }
 
 // Sequence, per vehicle and source: a repeat of a committed frame (at-least-once delivery)
-// is dropped; a jump is an audited gap. False for a repeat.
-bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame) {
+// is dropped; a jump is an audited gap. False for a repeat. `withheldAfter` (a relay: the
+// RelayFrame's previous_counter, or kNoPreviousCounter): the sender withheld the counters after it,
+// so only the jump up to it is a loss.
+bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t withheldAfter) {
   const std::string_view source = frame.source()->string_view();
   const std::uint32_t epoch = frame.sequence()->boot_epoch();
   const std::uint64_t counter = frame.sequence()->counter();
@@ -608,14 +613,19 @@ bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame) {
       ++duplicates;
       return false;
     }
-    if (counter > seq.lastCounter + 1) {
+    std::uint64_t lostThrough = counter - 1;
+    if (withheldAfter != relay::kNoPreviousCounter && withheldAfter >= seq.lastCounter && withheldAfter < counter) {
+      withheld += counter - 1 - withheldAfter;
+      lostThrough = withheldAfter;
+    }
+    if (lostThrough > seq.lastCounter) {
       gaps.push_back({auditLog->digest("vehicle", frame.vehicle_id()->string_view()), std::string(source), epoch,
-                      seq.lastCounter + 1, counter - 1});
+                      seq.lastCounter + 1, lostThrough});
       ++gapCount;
-      missing += counter - 1 - seq.lastCounter;
+      missing += lostThrough - seq.lastCounter;
       log(LogLevel::Warn, "sequence gap from " + std::string(source) + ": " +
-                              std::to_string(counter - 1 - seq.lastCounter) + " frame(s) missing before " +
-                              std::to_string(counter));
+                              std::to_string(lostThrough - seq.lastCounter) + " frame(s) missing before " +
+                              std::to_string(lostThrough + 1));
     }
   }
   seq = {epoch, counter, true};
@@ -653,7 +663,11 @@ void Gateway::Impl::judge(const wire::SignalFrame& frame, std::span<const std::u
       // The domestic copy goes on with the context it was judged in, to the vehicle's bucket.
       relayBuilder.Clear();
       const auto written = state::writeContext(relayBuilder, *vehicle, nowNs(), true);
-      out = relay::finishRelayFrame(relayBuilder, written, out);
+      auto [last, fresh] = endpoint.relayed.try_emplace(std::string(source), epoch, counter);
+      const std::uint64_t previous =
+          !fresh && last->second.first == epoch ? last->second.second : relay::kNoPreviousCounter;
+      last->second = {epoch, counter};
+      out = relay::finishRelayFrame(relayBuilder, written, out, previous);
       relaySuffix = relay::relayTopicSuffix(relay::bucketOf(frame.vehicle_id()->string_view(), config.relay.buckets),
                                             source);
     }
@@ -982,6 +996,7 @@ std::string Gateway::Impl::statusJson() const {
   root["ingest"] = {{"connected", ingest->connected()}, {"frames", frames},     {"events", events},
                     {"rejected", rejected},             {"gaps", gapCount},     {"missing", missing},
                     {"duplicates", duplicates},
+                    {"withheld", withheld},
                     {"paused", ingest->paused()},
                     {"pauses", ingest->pauses()}};
   root["deployment"] = config::nameOf(config.deployment);

@@ -23,10 +23,10 @@ std::string relaySubscription(std::string_view shareGroup, std::string_view topi
 
 std::span<const std::uint8_t> finishRelayFrame(flatbuffers::FlatBufferBuilder& builder,
                                                flatbuffers::Offset<wire::VehicleContext> context,
-                                               std::span<const std::uint8_t> frame) {
+                                               std::span<const std::uint8_t> frame, std::uint64_t previousCounter) {
   builder.ForceVectorAlignment(frame.size(), sizeof(std::uint8_t), 8);
   const auto bytes = builder.CreateVector(frame.data(), frame.size());
-  builder.Finish(wire::CreateRelayFrame(builder, context, bytes), kRelayFrameIdentifier);
+  builder.Finish(wire::CreateRelayFrame(builder, context, bytes, previousCounter), kRelayFrameIdentifier);
   return {builder.GetBufferPointer(), builder.GetSize()};
 }
 
@@ -40,7 +40,7 @@ Result<RelayFrameView> readRelayFrame(std::span<const std::uint8_t> bytes) {
   if (root->context() == nullptr || root->frame() == nullptr || root->frame()->size() == 0) {
     return Error{"RelayFrame without context or frame"};
   }
-  return RelayFrameView{root->context(), {root->frame()->data(), root->frame()->size()}};
+  return RelayFrameView{root->context(), {root->frame()->data(), root->frame()->size()}, root->previous_counter()};
 }
 
 }  // namespace cordon::relay

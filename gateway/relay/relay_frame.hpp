@@ -22,6 +22,7 @@ namespace cordon::relay {
 
 inline constexpr char kRelayFrameIdentifier[] = "CRF1";
 inline constexpr std::uint32_t kMaxBuckets = 4096;
+inline constexpr std::uint64_t kNoPreviousCounter = UINT64_MAX;  // RelayFrame.previous_counter not known
 
 // The first four bytes of SHA-256(vehicle id), big-endian, modulo `buckets` (> 0): the
 // same on every platform and in every language a back end may use.
@@ -35,13 +36,15 @@ std::string relaySubscription(std::string_view shareGroup, std::string_view topi
 // Finishes `builder` as a RelayFrame of `context` (written into the same builder) and the
 // frame's bytes, and returns the finished buffer (valid until the builder changes). The
 // frame is stored 8-byte aligned, so that it verifies and reads in place on ARM too.
+// `previousCounter`: see RelayFrame.previous_counter (events.fbs).
 std::span<const std::uint8_t> finishRelayFrame(flatbuffers::FlatBufferBuilder& builder,
                                                flatbuffers::Offset<wire::VehicleContext> context,
-                                               std::span<const std::uint8_t> frame);
+                                               std::span<const std::uint8_t> frame, std::uint64_t previousCounter = kNoPreviousCounter);
 
 struct RelayFrameView {
   const wire::VehicleContext* context = nullptr;
   std::span<const std::uint8_t> frame;  // the nested SignalFrame, still to be verified
+  std::uint64_t previousCounter = kNoPreviousCounter;
 };
 
 // Checks the envelope (identifier, structure, a context and a frame present, the nested

@@ -143,6 +143,14 @@ Result<AuditFacts> readAudit(const fs::path& file) {
         }
         break;
       }
+      case audit::RecordKind::FramesRejected: {
+        auto source = r.text();
+        auto reason = r.text();
+        auto count = r.varint();
+        if (!source || !reason || !count) return bad("malformed");
+        facts.rejectedByReason[*reason] += *count;
+        break;
+      }
       case audit::RecordKind::Evicted: {
         auto endpoint = r.varint(), count = r.varint(), first = r.varint(), last = r.varint();
         if (!endpoint || !count || !first || !last) return bad("malformed");

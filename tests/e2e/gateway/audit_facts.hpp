@@ -45,6 +45,7 @@ struct AuditFacts {
   std::map<std::string, std::set<FrameKey>> judgedByVehicle;
   std::map<std::string, std::set<FrameKey>> gapFramesByVehicle;
   std::size_t gapRecords = 0;
+  std::map<std::string, std::uint64_t> rejectedByReason;  // frames-rejected records: reason -> frames
   std::map<std::string, std::uint64_t> queued;  // per endpoint: outbox entries the batches name
   std::map<std::string, std::uint64_t> highestQueuedId;
   std::map<std::string, std::uint64_t> evicted;          // per endpoint: entries in evicted records

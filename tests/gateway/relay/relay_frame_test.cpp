@@ -55,7 +55,7 @@ class RelayFrameTest : public ::testing::Test {
     const auto context = wire::CreateVehicleContextDirect(builder, wire::Jurisdiction::MainlandChina,
                                                           wire::GeofenceState::Outside, std::string(padding, 'x').c_str(),
                                                           250, true, std::string(driver).c_str());
-    const auto bytes = finishRelayFrame(builder, context, frame_);
+    const auto bytes = finishRelayFrame(builder, context, frame_, padding == 0 ? kNoPreviousCounter : padding);
     return {bytes.begin(), bytes.end()};
   }
 };
@@ -70,6 +70,7 @@ TEST_F(RelayFrameTest, CarriesTheContextAndAnAlignedFrame) {
               reinterpret_cast<std::uintptr_t>(bytes.data()) % 8)
         << "the frame starts 8-byte aligned relative to the buffer (padding " << padding << ")";
     EXPECT_EQ(view.value().context->fix_age_ms(), 250U);
+    EXPECT_EQ(view.value().previousCounter, padding == 0 ? kNoPreviousCounter : padding);
     EXPECT_EQ(view.value().context->driver()->str(), "driver-a");
     ecu::FrameVerifier verifier(registry_);
     EXPECT_TRUE(verifier.verify(view.value().frame)) << "the nested frame verifies in place";
