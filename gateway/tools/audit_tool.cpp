@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -40,9 +41,10 @@ Commands:
           run the domestic archiver: receive vehicles' sealed audit segments and signed
           heads over MQTT, verify them, store them, keep each vehicle's anchors file and
           send back signed receipts; runs until SIGINT or SIGTERM
-  verify DB --device-key PUB.pem [--archive-key PUB.pem] [--anchors FILE] [--require-signed-head]
+  verify DB --pubkey PUB.pem [--archive-key PUB.pem] [--anchors FILE] [--require-signed-head]
           verify an audit log: the chain, batch signatures, pruned ranges and receipts,
-          and against the archive's anchors that nothing was cut off or rewritten
+          and against the archive's anchors that nothing was cut off or rewritten;
+          names the first bad record (sequence number and kind)
 
 `cordon-audit COMMAND --help` describes each command.
 Exit status: 0 success (verify: the log is intact), 1 the log is not intact or the
@@ -64,19 +66,59 @@ std::int64_t wallNs() {
 
 // ---- verify
 
+// Opens an audit log for review, strictly read-only (docs/audit-review.md, "Reading a
+// log safely"): SQLITE_OPEN_READONLY never creates, writes or checkpoints the database.
+// Errors are the reviewer's to act on, so they say which of the usual causes it is.
+std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(file, error)) {
+    throw Failure{kExitUsage, file + ": no such file (give the audit log: the gateway's outbox.path, or a copy)"};
+  }
+  // Without a -wal file beside it the file is the whole database (a copy, an archive,
+  // a cleanly stopped gateway): opened immutable, so nothing is created next to it. With
+  // one, a gateway is writing (or stopped uncleanly) and its WAL holds committed
+  // transactions: a plain read-only open reads them, through the -shm file SQLite
+  // shares with the writer (docs/audit-review.md, "Reading a log safely").
+  storage::OpenOptions options;
+  options.readOnly = true;
+  options.create = false;
+  options.immutable = !std::filesystem::exists(file + "-wal", error);
+  options.busyTimeoutMs = 2000;  // a writer holding an exclusive lock: say so rather than hang
+  auto db = storage::Database::open(file, options);
+  if (!db) {
+    const bool locked = db.error().message.find("locked") != std::string::npos;
+    throw Failure{kExitUsage, db.error().message + (locked ? " (locked by a writer: copy it with sqlite3 DB \".backup copy.db\")"
+                                                           : "")};
+  }
+  auto probe = db.value()->prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit_records'");
+  if (!probe) throw Failure{kExitUsage, file + ": " + probe.error().message};
+  auto row = probe->step();
+  if (!row) throw Failure{kExitUsage, file + ": " + row.error().message};
+  if (probe->int64(0) == 0) throw Failure{kExitUsage, file + ": not an audit log (no audit_records table)"};
+  return std::move(db.value());
+}
+
+// ---- verify
+
 int runVerify(const std::vector<std::string>& args) {
   po::options_description options("verify options");
   options.add_options()("db", po::value<std::string>()->required(), "the audit log (SQLite file)")(
-      "device-key", po::value<std::string>()->required(), "the vehicle's Ed25519 public key (PEM)")(
+      "pubkey", po::value<std::string>(), "the vehicle's Ed25519 public key (PEM)")(
+      "device-key", po::value<std::string>(), "the same as --pubkey")(
       "archive-key", po::value<std::string>(),
       "the domestic archive's public key (PEM): checks receipts of pruned segments")(
       "anchors", po::value<std::string>(), "the archive's anchors file for this vehicle")(
       "require-signed-head", po::bool_switch(), "records after the last signature are an error, not a warning");
   po::positional_options_description positional;
   positional.add("db", 1);
-  const auto vm = parse(args, options, positional,
-                        "usage: cordon-audit verify DB --device-key PUB.pem [--archive-key PUB.pem] [--anchors FILE]");
-  const auto deviceKey = loadKey(vm["device-key"].as<std::string>(), false);
+  const char* const usage =
+      "usage: cordon-audit verify DB --pubkey PUB.pem [--archive-key PUB.pem] [--anchors FILE] "
+      "[--require-signed-head]";
+  const auto vm = parse(args, options, positional, usage);
+  if (vm.count("pubkey") + vm.count("device-key") != 1) {
+    throw Failure{kExitUsage, std::string("give the vehicle's public key once, with --pubkey (or --device-key)\n") + usage};
+  }
+  const auto deviceKey = loadKey(vm[vm.count("pubkey") ? "pubkey" : "device-key"].as<std::string>(), false);
   std::optional<policy::Ed25519Key> archiveKey;
   if (vm.count("archive-key")) archiveKey = loadKey(vm["archive-key"].as<std::string>(), false);
   audit::VerifyOptions verifyOptions;
@@ -92,18 +134,20 @@ int runVerify(const std::vector<std::string>& args) {
     if (!anchors) throw Failure{kExitUsage, vm["anchors"].as<std::string>() + ": " + anchors.error().message};
     verifyOptions.anchors = std::move(anchors.value());
   }
-  storage::OpenOptions openOptions;
-  openOptions.readOnly = true;
-  openOptions.create = false;
-  auto db = storage::Database::open(vm["db"].as<std::string>(), openOptions);
-  if (!db) throw Failure{kExitUsage, db.error().message};
-  auto report = audit::verifyAuditLog(*db.value(), verifyOptions);
-  if (!report) throw Failure{kExitUsage, report.error().message};
+  const auto db = openLogReadOnly(vm["db"].as<std::string>());
+  auto report = audit::verifyAuditLog(*db, verifyOptions);
+  if (!report) throw Failure{kExitUsage, vm["db"].as<std::string>() + ": " + report.error().message};
   const auto& r = report.value();
-  std::cout << (r.intact ? "intact" : "NOT INTACT") << ": " << r.records << " records";
-  if (r.prunedThrough > 0) std::cout << " after records 1-" << r.prunedThrough << " rotated out to the archive";
-  std::cout << ", signed through record " << r.signedThrough << '\n';
-  if (!r.intact) std::cout << "first bad record: " << r.firstBadSeq.value_or(0) << ": " << r.problem << '\n';
+  if (r.intact) {
+    std::cout << "intact: " << r.records << " records";
+    if (r.prunedThrough > 0) std::cout << " after records 1-" << r.prunedThrough << " rotated out to the archive";
+    std::cout << ", signed through record " << r.signedThrough << '\n';
+  } else {
+    // Verification stops at the first bad record: counts past it would mean nothing.
+    std::cout << "NOT INTACT\nfirst bad record: " << r.firstBadSeq.value_or(0) << " ("
+              << (r.firstBadKind ? audit::nameOf(*r.firstBadKind) : std::string_view("no such record in the log"))
+              << "): " << r.problem << '\n';
+  }
   for (const std::string& w : r.warnings) std::cout << "warning: " << w << '\n';
   return r.intact ? kExitOk : kExitFailure;
 }
