@@ -1,10 +1,11 @@
-// cordon-audit: the domestic archiver of vehicles' audit logs, and the verifier
-// (docs/audit.md). A thin front end over gateway/audit; the review commands (query,
-// explain, summary, export) come with the review tool.
+// cordon-audit: the domestic archiver of vehicles' audit logs, the verifier (docs/audit.md)
+// and the review commands (audit_review.cpp, docs/audit-review.md). A thin front end over
+// gateway/audit.
 #include <csignal>
 
 #include <boost/program_options.hpp>
 
+#include "gateway/tools/audit_review.hpp"
 #include "gateway/tools/command_line.hpp"
 
 #include <atomic>
@@ -45,10 +46,14 @@ Commands:
           verify an audit log: the chain, batch signatures, pruned ranges and receipts,
           and against the archive's anchors that nothing was cut off or rewritten;
           names the first bad record (sequence number and kind)
+  explain DB --vehicle VIN --digest-key FILE --source S --seq N [--endpoint E] [--policy BUNDLE]
+          every field of one frame for each endpoint: tags, rule, citation, treatment,
+          reason and basis, and whether the upload was acknowledged
 
 `cordon-audit COMMAND --help` describes each command.
-Exit status: 0 success (verify: the log is intact), 1 the log is not intact or the
-archiver failed, 2 bad usage or unreadable input.
+Exit status: 0 success (verify: the log is intact), 1 the log is not intact, what was
+asked for is not in it, or the archiver failed, 2 bad usage or unreadable input
+(a missing, locked, corrupt or foreign file). Review a log read-only: docs/audit-review.md.
 )";
 
 policy::Ed25519Key loadKey(const std::string& file, bool needPrivate) {
@@ -62,40 +67,6 @@ policy::Ed25519Key loadKey(const std::string& file, bool needPrivate) {
 std::int64_t wallNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// ---- verify
-
-// Opens an audit log for review, strictly read-only (docs/audit-review.md, "Reading a
-// log safely"): SQLITE_OPEN_READONLY never creates, writes or checkpoints the database.
-// Errors are the reviewer's to act on, so they say which of the usual causes it is.
-std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(file, error)) {
-    throw Failure{kExitUsage, file + ": no such file (give the audit log: the gateway's outbox.path, or a copy)"};
-  }
-  // Without a -wal file beside it the file is the whole database (a copy, an archive,
-  // a cleanly stopped gateway): opened immutable, so nothing is created next to it. With
-  // one, a gateway is writing (or stopped uncleanly) and its WAL holds committed
-  // transactions: a plain read-only open reads them, through the -shm file SQLite
-  // shares with the writer (docs/audit-review.md, "Reading a log safely").
-  storage::OpenOptions options;
-  options.readOnly = true;
-  options.create = false;
-  options.immutable = !std::filesystem::exists(file + "-wal", error);
-  options.busyTimeoutMs = 2000;  // a writer holding an exclusive lock: say so rather than hang
-  auto db = storage::Database::open(file, options);
-  if (!db) {
-    const bool locked = db.error().message.find("locked") != std::string::npos;
-    throw Failure{kExitUsage, db.error().message + (locked ? " (locked by a writer: copy it with sqlite3 DB \".backup copy.db\")"
-                                                           : "")};
-  }
-  auto probe = db.value()->prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit_records'");
-  if (!probe) throw Failure{kExitUsage, file + ": " + probe.error().message};
-  auto row = probe->step();
-  if (!row) throw Failure{kExitUsage, file + ": " + row.error().message};
-  if (probe->int64(0) == 0) throw Failure{kExitUsage, file + ": not an audit log (no audit_records table)"};
-  return std::move(db.value());
 }
 
 // ---- verify
@@ -134,7 +105,7 @@ int runVerify(const std::vector<std::string>& args) {
     if (!anchors) throw Failure{kExitUsage, vm["anchors"].as<std::string>() + ": " + anchors.error().message};
     verifyOptions.anchors = std::move(anchors.value());
   }
-  const auto db = openLogReadOnly(vm["db"].as<std::string>());
+  const auto db = tools::openLogReadOnly(vm["db"].as<std::string>());
   auto report = audit::verifyAuditLog(*db, verifyOptions);
   if (!report) throw Failure{kExitUsage, vm["db"].as<std::string>() + ": " + report.error().message};
   const auto& r = report.value();
@@ -303,6 +274,7 @@ int main(int argc, char** argv) {
   return cli::dispatch("cordon-audit", kUsage,
                        {
                            {"collect", runCollect},
+                           {"explain", tools::runExplain},
                            {"verify", runVerify},
                        },
                        argc, argv);

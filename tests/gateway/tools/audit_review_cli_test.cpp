@@ -1,0 +1,137 @@
+// cordon-audit's review commands through the real binary, on a log written
+// deterministically by the audit library (review_log.hpp): outputs compared with the
+// reviewed golden files in tests/golden/audit/, and every error a reviewer can meet.
+//
+// A golden file changes only after review: CORDON_UPDATE_GOLDEN=1 makes the test write
+// what the tool printed instead of comparing (then read the diff before committing).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/gateway/tools/review_log.hpp"
+#include "tests/support/child_process.hpp"
+
+namespace cordon::audit::test {
+namespace {
+
+namespace fs = std::filesystem;
+using cordon::test::ToolRun;
+
+const fs::path kTool = CORDON_AUDIT_TOOL;
+const fs::path kGolden = fs::path(CORDON_SOURCE_DIR) / "tests/golden/audit";
+
+std::string readFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+class AuditReviewCli : public ::testing::Test {
+ protected:
+  void SetUp() override { log_.write(); }
+
+  ToolRun run(std::vector<std::string> args) {
+    args.insert(args.begin() + 1, log_.db_path().string());
+    return cordon::test::runTool(kTool, args);
+  }
+
+  // The tool's output must be the golden file, byte for byte.
+  void expectGolden(const ToolRun& run, const std::string& name) {
+    ASSERT_EQ(run.exit, 0) << run;
+    const fs::path file = kGolden / name;
+    if (std::getenv("CORDON_UPDATE_GOLDEN") != nullptr) {
+      std::ofstream(file, std::ios::binary) << run.out;
+      return;
+    }
+    EXPECT_EQ(run.out, readFile(file)) << "differs from " << file
+                                       << " (after review, regenerate with CORDON_UPDATE_GOLDEN=1)";
+  }
+
+  cordon::test::ScratchDir dir_{"cordon-audit-review"};
+  ReviewLog log_{dir_};
+};
+
+TEST_F(AuditReviewCli, TheLogVerifies) {
+  const ToolRun verify = run({"verify", "--pubkey", log_.pubkey().string(), "--require-signed-head"});
+  EXPECT_EQ(verify.exit, 0) << verify;
+}
+
+TEST_F(AuditReviewCli, ExplainByVinAndDigestKeyWithThePolicy) {
+  expectGolden(run({"explain", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--source", "telematics",
+                    "--seq", "12", "--policy", log_.bundle().string()}),
+               "explain-telematics-12.txt");
+}
+
+TEST_F(AuditReviewCli, ExplainInsideAGeofenceForOneEndpointByDigest) {
+  expectGolden(run({"explain", "--vehicle", log_.vehicleDigestHex(kVinA), "--source", "telematics", "--seq", "31",
+                    "--endpoint", "eu-cloud", "--policy", log_.bundle().string()}),
+               "explain-telematics-31-eu-cloud.txt");
+}
+
+TEST_F(AuditReviewCli, ExplainWithoutThePolicyGivesIndices) {
+  const ToolRun explain = run({"explain", "--vehicle", log_.vehicleDigestHex(kVinB), "--source", "telematics", "--seq",
+                               "27", "--endpoint", "eu-cloud"});
+  ASSERT_EQ(explain.exit, 0) << explain;
+  EXPECT_NE(explain.out.find("give --policy"), std::string::npos) << explain;
+  EXPECT_NE(explain.out.find("rule #"), std::string::npos) << explain;
+  EXPECT_NE(explain.out.find("upload: evicted"), std::string::npos) << explain;
+  EXPECT_NE(explain.out.find("boot epoch 4"), std::string::npos) << explain;
+}
+
+TEST_F(AuditReviewCli, ExplainSaysWhenTheFrameIsNotInTheLog) {
+  const ToolRun missing = run({"explain", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--source",
+                               "telematics", "--seq", "60"});
+  EXPECT_EQ(missing.exit, 1) << missing;
+  EXPECT_NE(missing.err.find("no frame of vehicle"), std::string::npos) << missing;
+  const ToolRun unknownVehicle = run({"explain", "--vehicle", "LSVAX4E69PN999999", "--digest-key",
+                                      log_.digestKey().string(), "--source", "telematics", "--seq", "12"});
+  EXPECT_EQ(unknownVehicle.exit, 1) << unknownVehicle;
+}
+
+TEST_F(AuditReviewCli, ExplainRefusesABundleOfAnotherPolicy) {
+  // The strict profile: another policy, hence another hash than the log recorded.
+  auto source = policy::PolicySource::load(fs::path(CORDON_SOURCE_DIR) / "policies/cn-auto-2026-strict.json");
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  policy::CompileOptions options;
+  options.reviewWildcardOrdinary = false;
+  const auto compiled = policy::compilePolicy(source.value(), *ecu::Registry::builtin(), options);
+  ASSERT_TRUE(compiled.ok());
+  const fs::path other = dir_ / "strict.cbundle";
+  ASSERT_TRUE(policy::writeFileAtomically(other, policy::unsignedBundleFile(compiled.bundle)).ok());
+  const ToolRun refused = run({"explain", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--source",
+                               "telematics", "--seq", "12", "--policy", other.string()});
+  EXPECT_EQ(refused.exit, 2) << refused;
+  EXPECT_TRUE(refused.err.find("not the policy the gateway ran") != std::string::npos ||
+              refused.err.find("was never loaded according to this log") != std::string::npos)
+      << refused;
+  const ToolRun notABundle = run({"explain", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--source",
+                                  "telematics", "--seq", "12", "--policy", log_.pubkey().string()});
+  EXPECT_EQ(notABundle.exit, 2) << notABundle;
+  EXPECT_NE(notABundle.err.find("not a policy bundle"), std::string::npos) << notABundle;
+}
+
+TEST_F(AuditReviewCli, ExplainUsageErrors) {
+  const ToolRun noDigestKey = run({"explain", "--vehicle", kVinA, "--source", "telematics", "--seq", "12"});
+  EXPECT_EQ(noDigestKey.exit, 2) << noDigestKey;
+  EXPECT_NE(noDigestKey.err.find("--digest-key"), std::string::npos) << noDigestKey;
+  const ToolRun noEndpoint = run({"explain", "--vehicle", log_.vehicleDigestHex(kVinA), "--source", "telematics",
+                                  "--seq", "12", "--endpoint", "us-cloud"});
+  EXPECT_EQ(noEndpoint.exit, 2) << noEndpoint;
+  EXPECT_NE(noEndpoint.err.find("no such endpoint"), std::string::npos) << noEndpoint;
+  const ToolRun help = cordon::test::runTool(kTool, {"explain", "--help"});
+  EXPECT_EQ(help.exit, 0) << help;
+  EXPECT_NE(help.out.find("--digest-key"), std::string::npos) << help;
+  const ToolRun foreign = cordon::test::runTool(kTool, {"explain", log_.bundle().string(), "--vehicle",
+                                                        log_.vehicleDigestHex(kVinA), "--source", "s", "--seq", "1"});
+  EXPECT_EQ(foreign.exit, 2) << foreign;
+  EXPECT_NE(foreign.err.find("not a usable SQLite database"), std::string::npos) << foreign;
+}
+
+}  // namespace
+}  // namespace cordon::audit::test
