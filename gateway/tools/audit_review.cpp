@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -62,6 +63,24 @@ std::string endpointName(const AuditContents& contents, std::uint32_t index) {
 std::string describeEndpoint(const audit::EndpointBody& e) {
   return e.name + " (" + e.country + ", " +
          (e.jurisdiction == policy::Jurisdiction::Domestic ? "domestic" : "overseas") + ")";
+}
+
+// ---- what every review command takes: the log, and the bundles that name its indices
+
+po::options_description reviewOptions(const char* title, const std::string& policyGives) {
+  po::options_description options(title);
+  options.add_options()("db", po::value<std::string>()->required(), "the audit log (SQLite file)")(
+      "policy", po::value<std::vector<std::string>>(),
+      ("the policy bundle the gateway ran (repeatable, one per version): " + policyGives +
+       "; refused unless its hash is the one the log recorded")
+          .c_str());
+  return options;
+}
+
+po::positional_options_description dbPosition() {
+  po::positional_options_description positional;
+  positional.add("db", 1);
+  return positional;
 }
 
 // ---- policies: the bundles a reviewer gives, each matched to the log by hash
@@ -219,6 +238,207 @@ void explainFrame(const AuditContents& contents, const audit::FrameLocation& at,
   }
 }
 
+// ---- summary
+
+std::string categoryName(policy::TagSet tags) {
+  return tags.empty() ? "unclassified" : std::string(policy::nameOf(policy::primaryCategory(tags)));
+}
+
+// Fixed-width columns, so a reviewer can read the tables and a script can split them.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  bool empty() const { return rows_.size() == 1; }
+  void print(std::ostream& out) const {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows_) {
+      width.resize(std::max(width.size(), row.size()));
+      for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : rows_) {
+      std::string line = " ";
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        line += " " + row[i];
+        if (i + 1 < row.size()) line += std::string(width[i] - row[i].size(), ' ');
+      }
+      out << line.erase(line.find_last_not_of(' ') + 1) << '\n';
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+void printSection(const std::string& title, const Table& table) {
+  std::cout << title << '\n';
+  if (table.empty()) {
+    std::cout << "  (none)\n";
+  } else {
+    table.print(std::cout);
+  }
+}
+
+struct DecisionKey {
+  std::uint32_t endpoint;
+  std::string category;
+  policy::Treatment treatment;
+  auto operator<=>(const DecisionKey&) const = default;
+};
+
+// What the decisions of every frame in the log add up to.
+struct Tally {
+  std::uint64_t frames = 0;
+  std::map<DecisionKey, std::uint64_t> decisions;
+  // (policy version, basis index) -> field decisions exported under it, and to which endpoints
+  std::map<std::pair<std::uint64_t, std::uint16_t>, std::pair<std::uint64_t, std::set<std::uint32_t>>> bases;
+  std::map<audit::Digest, std::uint64_t> framesPerVehicle;
+  std::set<std::string> sources;
+  // Vehicles whose personal information a batch queued for an overseas endpoint.
+  std::map<std::uint32_t, std::set<audit::Digest>> subjectsExported;
+};
+
+bool exportsPersonalInformation(const std::vector<audit::FieldDecision>& fields) {
+  return std::any_of(fields.begin(), fields.end(), [](const audit::FieldDecision& f) {
+    return f.decision.exported() && (f.decision.tags.has(policy::Tag::pi) || f.decision.tags.has(policy::Tag::sensitive_pi));
+  });
+}
+
+Tally tally(const AuditContents& contents) {
+  Tally t;
+  for (const auto& batch : contents.batches) {
+    for (const audit::FrameRun& run : batch.body.runs) {
+      t.frames += run.count;
+      t.framesPerVehicle[batch.body.vehicles[run.vehicle]] += run.count;
+      t.sources.insert(batch.body.sources[run.source]);
+      const audit::DecisionPattern* pattern = contents.pattern(run.pattern);
+      if (pattern == nullptr) continue;  // verify names it
+      for (std::size_t slot = 0; slot < pattern->endpoints.size(); ++slot) {
+        const std::uint32_t endpoint = pattern->endpoints[slot];
+        for (const audit::FieldDecision& f : pattern->fields[slot]) {
+          t.decisions[{endpoint, categoryName(f.decision.tags), f.decision.treatment}] += run.count;
+          if (f.decision.basis != policy::Decision::kNoBasis && f.decision.exported()) {
+            auto& used = t.bases[{pattern->policyVersion, f.decision.basis}];
+            used.first += run.count;
+            used.second.insert(endpoint);
+          }
+        }
+        const audit::EndpointBody* e = contents.endpoint(endpoint);
+        const bool queued = audit::uploadStatus(contents, batch, endpoint).state != audit::UploadState::NotQueued;
+        if (e != nullptr && e->jurisdiction == policy::Jurisdiction::Overseas && queued &&
+            exportsPersonalInformation(pattern->fields[slot])) {
+          t.subjectsExported[endpoint].insert(batch.body.vehicles[run.vehicle]);
+        }
+      }
+    }
+  }
+  return t;
+}
+
+void printPolicies(const AuditContents& contents) {
+  std::map<std::uint64_t, std::vector<std::string>> events;  // by record, loads and refusals interleaved
+  for (const auto& load : contents.policyLoads) {
+    events[load.seq] = {std::to_string(load.seq), utc(load.atNs), "loaded",
+                        load.body.name + " v" + std::to_string(load.body.version), hex(load.body.policyHash).substr(0, 16),
+                        policy::formatUtc(load.body.validUntil)};
+  }
+  for (const auto& refusal : contents.policyRefusals) {
+    events[refusal.seq] = {std::to_string(refusal.seq), utc(refusal.atNs), "refused", refusal.body.reason,
+                           "bundle digest " + hex(refusal.body.bundle), ""};
+  }
+  Table table({"record", "at", "event", "policy", "hash", "valid until"});
+  for (auto& [seq, row] : events) table.add(std::move(row));
+  printSection("policy versions, loads (a start or a SIGHUP reload) and refusals", table);
+}
+
+void printDecisions(const AuditContents& contents, const Tally& t) {
+  Table table({"endpoint", "category", "treatment", "field decisions"});
+  for (const auto& [key, count] : t.decisions) {
+    table.add({endpointName(contents, key.endpoint), key.category, std::string(policy::nameOf(key.treatment)),
+               std::to_string(count)});
+  }
+  printSection("field decisions per endpoint x category x treatment (a field of a frame for an endpoint)", table);
+}
+
+void printBases(const AuditContents& contents, const Tally& t, const PolicyByVersion& policies) {
+  Table table({"policy", "basis", "kind", "valid until", "field decisions", "endpoints"});
+  for (const auto& [key, used] : t.bases) {
+    const CompiledPolicy* policy = policyFor(policies, key.first);
+    std::string kind = "(give --policy)", until = "(give --policy)";
+    if (key.second == policy::Decision::kVolumeExemption) {
+      kind = "volume exemption";
+      until = "(fleet state)";
+    } else if (policy != nullptr && key.second < policy->fleet().bases.size()) {
+      const policy::Basis& basis = policy->fleet().bases[key.second];
+      kind = wire::policy::EnumNameBasisKind(basis.kind);
+      until = policy::formatUtc(basis.validUntil);
+    }
+    std::string endpoints;
+    for (std::uint32_t e : used.second) endpoints += (endpoints.empty() ? "" : ",") + endpointName(contents, e);
+    table.add({"v" + std::to_string(key.first), basisName(policy, key.second), kind, until, std::to_string(used.first),
+               endpoints});
+  }
+  printSection("legal bases used for exports, and their expiry", table);
+}
+
+void printUploads(const AuditContents& contents) {
+  Table table({"index", "endpoint", "country", "jurisdiction", "queued", "acknowledged through", "evicted"});
+  for (const auto& [index, e] : contents.endpoints) {
+    std::uint64_t queued = 0, evicted = 0, acknowledged = 0;
+    for (const auto& batch : contents.batches) {
+      for (const auto& q : batch.body.queued) queued += q.endpoint == index ? q.count : 0;
+    }
+    for (const auto& ev : contents.evictions) evicted += ev.body.endpoint == index ? ev.body.count : 0;
+    for (const auto& ack : contents.acknowledgements) {
+      for (const auto& [endpoint, through] : ack.body.watermarks) {
+        if (endpoint == index) acknowledged = std::max(acknowledged, through);
+      }
+    }
+    table.add({std::to_string(index), e.name, e.country,
+               e.jurisdiction == policy::Jurisdiction::Domestic ? "domestic" : "overseas", std::to_string(queued),
+               "outbox id " + std::to_string(acknowledged), std::to_string(evicted)});
+  }
+  printSection("endpoints and uploads (queued and evicted: outbox entries; acknowledged: the watermark)", table);
+}
+
+void printIncidents(const AuditContents& contents) {
+  Table rejects({"record", "at", "source", "reason", "frames"});
+  for (const auto& r : contents.rejects) {
+    rejects.add({std::to_string(r.seq), utc(r.atNs), r.body.source, r.body.reason, std::to_string(r.body.count)});
+  }
+  printSection("rejected frames (failed verification: never judged, never exported)", rejects);
+  Table gaps({"record", "at", "vehicle", "source", "boot epoch", "missing counters", "frames"});
+  for (const auto& g : contents.gaps) {
+    gaps.add({std::to_string(g.seq), utc(g.atNs), hex(g.body.vehicle), g.body.source, std::to_string(g.body.bootEpoch),
+              std::to_string(g.body.firstMissing) + "-" + std::to_string(g.body.lastMissing),
+              std::to_string(g.body.lastMissing - g.body.firstMissing + 1)});
+  }
+  printSection("sequence gaps (frames that never reached the gateway)", gaps);
+  Table evictions({"record", "at", "endpoint", "entries", "outbox ids"});
+  for (const auto& e : contents.evictions) {
+    evictions.add({std::to_string(e.seq), utc(e.atNs), endpointName(contents, e.body.endpoint),
+                   std::to_string(e.body.count),
+                   std::to_string(e.body.firstOutboxId) + "-" + std::to_string(e.body.lastOutboxId)});
+  }
+  printSection("evictions (outbox over capacity: dropped unsent)", evictions);
+}
+
+void printSubjects(const AuditContents& contents, const Tally& t) {
+  Table vehicles({"vehicle digest", "frames"});
+  for (const auto& [vehicle, frames] : t.framesPerVehicle) vehicles.add({hex(vehicle), std::to_string(frames)});
+  printSection("vehicles in this log (keyed digests)", vehicles);
+  std::set<audit::Digest> all;
+  Table exported({"endpoint", "data subjects"});
+  for (const auto& [endpoint, subjects] : t.subjectsExported) {
+    exported.add({endpointName(contents, endpoint), std::to_string(subjects.size())});
+    all.insert(subjects.begin(), subjects.end());
+  }
+  printSection("distinct data subjects (vehicles) whose personal information was queued for an overseas endpoint, "
+               "according to this log only: not a fleet-wide count",
+               exported);
+  std::cout << "  this log's count: " << all.size() << '\n';
+}
+
 }  // namespace
 
 std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
@@ -251,21 +471,16 @@ std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
 }
 
 int runExplain(const std::vector<std::string>& args) {
-  po::options_description options("explain options");
-  options.add_options()("db", po::value<std::string>()->required(), "the audit log (SQLite file)")(
+  po::options_description options = reviewOptions("explain options", "rule ids, citations and basis names");
+  options.add_options()(
       "vehicle", po::value<std::string>()->required(),
       "the vehicle: its id (VIN) with --digest-key, or its digest in the log (32 hex digits)")(
       "source", po::value<std::string>()->required(), "the source ECU of the frame")(
       "seq", po::value<std::uint64_t>()->required(), "the frame's sequence counter")(
       "boot-epoch", po::value<std::uint32_t>(), "only this boot epoch (default: every epoch that used the counter)")(
       "endpoint", po::value<std::string>(), "only this endpoint (its name; default: every endpoint)")(
-      "digest-key", po::value<std::string>(), "the gateway's digest key file (keys.digest_key): --vehicle is an id")(
-      "policy", po::value<std::vector<std::string>>(),
-      "the policy bundle the gateway ran (repeatable): rule ids, citations and basis names; refused unless its "
-      "hash is the one the log recorded");
-  po::positional_options_description positional;
-  positional.add("db", 1);
-  const auto vm = cli::parse(args, options, positional,
+      "digest-key", po::value<std::string>(), "the gateway's digest key file (keys.digest_key): --vehicle is an id");
+  const auto vm = cli::parse(args, options, dbPosition(),
                              "usage: cordon-audit explain DB --vehicle VIN --digest-key FILE --source S --seq N "
                              "[--endpoint E] [--policy BUNDLE]\n"
                              "       cordon-audit explain DB --vehicle DIGEST --source S --seq N [...]\n"
@@ -291,6 +506,38 @@ int runExplain(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   for (const audit::FrameLocation& frame : frames) explainFrame(contents, frame, counter, endpoint, policies);
+  return kExitOk;
+}
+
+int runSummary(const std::vector<std::string>& args) {
+  const auto vm = cli::parse(args, reviewOptions("summary options", "basis ids, kinds and expiry"), dbPosition(),
+                             "usage: cordon-audit summary DB [--policy BUNDLE]...\n"
+                             "What the log adds up to: policies, decisions per endpoint x category x treatment,\n"
+                             "bases used, uploads, rejects, gaps, evictions and the data subjects exported according\n"
+                             "to this log. Run verify first: summary reads, it does not check.\n"
+                             "Exit status: 0 printed, 2 bad usage or unreadable input.");
+  const AuditContents contents = readContents(vm["db"].as<std::string>());
+  const PolicyByVersion policies = loadPolicies(vm, contents);
+  const Tally t = tally(contents);
+  std::cout << "audit log " << vm["db"].as<std::string>() << ": records " << contents.firstSeq << "-" << contents.lastSeq
+            << ", written " << utc(contents.firstAtNs) << " to " << utc(contents.lastAtNs) << '\n';
+  if (contents.genesis) {
+    std::cout << "device key " << contents.genesis->deviceKeyId << ", digest key epoch " << contents.genesis->digestKeyEpoch
+              << '\n';
+  }
+  for (const auto& start : contents.starts) {
+    std::cout << "started " << utc(start.atNs) << " (record " << start.seq << "): " << start.body << '\n';
+  }
+  std::cout << "stopped cleanly " << contents.stops << " time(s); consent changes recorded: " << contents.consentChanges
+            << '\n'
+            << "frames: " << t.frames << " in " << contents.batches.size() << " batch(es), from "
+            << t.framesPerVehicle.size() << " vehicle(s) and " << t.sources.size() << " source(s)\n";
+  printPolicies(contents);
+  printDecisions(contents, t);
+  printBases(contents, t, policies);
+  printUploads(contents);
+  printIncidents(contents);
+  printSubjects(contents, t);
   return kExitOk;
 }
 

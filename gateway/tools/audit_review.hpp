@@ -15,5 +15,6 @@ namespace cordon::tools {
 std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file);
 
 int runExplain(const std::vector<std::string>& args);
+int runSummary(const std::vector<std::string>& args);
 
 }  // namespace cordon::tools

@@ -49,6 +49,9 @@ Commands:
   explain DB --vehicle VIN --digest-key FILE --source S --seq N [--endpoint E] [--policy BUNDLE]
           every field of one frame for each endpoint: tags, rule, citation, treatment,
           reason and basis, and whether the upload was acknowledged
+  summary DB [--policy BUNDLE]
+          policies, decisions per endpoint x category x treatment, bases used and their
+          expiry, uploads, rejects, sequence gaps, evictions, data subjects exported
 
 `cordon-audit COMMAND --help` describes each command.
 Exit status: 0 success (verify: the log is intact), 1 the log is not intact, what was
@@ -275,6 +278,7 @@ int main(int argc, char** argv) {
                        {
                            {"collect", runCollect},
                            {"explain", tools::runExplain},
+                           {"summary", tools::runSummary},
                            {"verify", runVerify},
                        },
                        argc, argv);

@@ -133,5 +133,29 @@ TEST_F(AuditReviewCli, ExplainUsageErrors) {
   EXPECT_NE(foreign.err.find("not a usable SQLite database"), std::string::npos) << foreign;
 }
 
+TEST_F(AuditReviewCli, SummaryWithThePolicy) {
+  // Run from the log's directory, so that the path printed is the same on every machine.
+  const ToolRun summary = cordon::test::runTool(
+      kTool, {"summary", log_.db_path().filename().string(), "--policy", log_.bundle().string()}, dir_.path());
+  expectGolden(summary, "summary.txt");
+  // What the log holds, independently of the golden file: 6 batches of 12 or 17 frames.
+  EXPECT_NE(summary.out.find("frames: 87 in 6 batch(es), from 2 vehicle(s) and 2 source(s)"), std::string::npos)
+      << summary;
+  EXPECT_NE(summary.out.find("not a fleet-wide count"), std::string::npos) << summary;
+  EXPECT_NE(summary.out.find("this log's count: 2"), std::string::npos) << summary;
+}
+
+TEST_F(AuditReviewCli, SummaryWithoutThePolicyNamesBasesByIndex) {
+  const ToolRun summary = run({"summary"});
+  ASSERT_EQ(summary.exit, 0) << summary;
+  EXPECT_NE(summary.out.find("basis #0"), std::string::npos) << summary;
+  EXPECT_NE(summary.out.find("(give --policy)"), std::string::npos) << summary;
+  const ToolRun help = cordon::test::runTool(kTool, {"summary", "--help"});
+  EXPECT_EQ(help.exit, 0) << help;
+  const ToolRun missing = cordon::test::runTool(kTool, {"summary", (dir_ / "nothing.db").string()});
+  EXPECT_EQ(missing.exit, 2) << missing;
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing;
+}
+
 }  // namespace
 }  // namespace cordon::audit::test
