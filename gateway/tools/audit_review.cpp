@@ -6,6 +6,7 @@
 // log recorded for its version.
 #include "gateway/tools/audit_review.hpp"
 
+#include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
 #include <cstdio>
@@ -439,6 +440,158 @@ void printSubjects(const AuditContents& contents, const Tally& t) {
   std::cout << "  this log's count: " << all.size() << '\n';
 }
 
+// ---- query and export: one row per run of frames x endpoint x field
+
+// A run is consecutive frames of one source judged alike (docs/audit.md, "Frame batch"):
+// the log's own unit, so a row per run says everything the log says without repeating it
+// per frame; counters first..last name the frames.
+const std::vector<std::string> kColumns = {
+    "record",   "committed_at", "vehicle",   "source",    "boot_epoch", "first_counter", "last_counter",
+    "frames",   "captured_from", "captured_to", "endpoint", "jurisdiction", "signal", "signal_id",
+    "tags",     "category",     "rule",      "citation",  "treatment",  "reason",        "basis",
+    "policy_version", "upload"};
+
+using Row = std::vector<boost::json::value>;  // in kColumns' order
+
+struct QueryFilter {
+  std::optional<std::int64_t> fromNs, toNs;  // capture time
+  std::optional<audit::Digest> vehicle;
+  std::optional<std::string> endpoint, source, rule, treatment, signal;
+  std::optional<policy::Tag> tag;
+
+  bool matchesRun(const audit::FrameBatch& batch, const audit::FrameRun& run) const {
+    return (!fromNs || run.lastCaptureNs >= *fromNs) && (!toNs || run.firstCaptureNs <= *toNs) &&
+           (!vehicle || batch.vehicles[run.vehicle] == *vehicle) && (!source || batch.sources[run.source] == *source);
+  }
+  // A signal filter ending in '*' matches a path prefix ("Vehicle.CurrentLocation.*").
+  bool matchesSignal(const std::string& path) const {
+    if (!signal) return true;
+    if (!signal->empty() && signal->back() == '*') return path.compare(0, signal->size() - 1, *signal, 0, signal->size() - 1) == 0;
+    return path == *signal;
+  }
+  bool matchesField(const std::string& path, const policy::Decision& d, const std::string& ruleId) const {
+    return matchesSignal(path) && (!tag || d.tags.has(*tag)) && (!rule || ruleId == *rule) &&
+           (!treatment || policy::nameOf(d.treatment) == *treatment);
+  }
+};
+
+std::vector<Row> decisionRows(const AuditContents& contents, const PolicyByVersion& policies, const QueryFilter& filter) {
+  std::vector<Row> rows;
+  for (const auto& batch : contents.batches) {
+    for (const audit::FrameRun& run : batch.body.runs) {
+      if (!filter.matchesRun(batch.body, run)) continue;
+      const audit::DecisionPattern* pattern = contents.pattern(run.pattern);
+      if (pattern == nullptr) continue;  // verify names it
+      const CompiledPolicy* policy = policyFor(policies, pattern->policyVersion);
+      for (std::size_t slot = 0; slot < pattern->endpoints.size(); ++slot) {
+        const std::uint32_t index = pattern->endpoints[slot];
+        const audit::EndpointBody* endpoint = contents.endpoint(index);
+        const std::string name = endpointName(contents, index);
+        if (filter.endpoint && name != *filter.endpoint) continue;
+        const std::string upload(audit::nameOf(audit::uploadStatus(contents, batch, index).state));
+        for (const audit::FieldDecision& f : pattern->fields[slot]) {
+          const policy::Decision& d = f.decision;
+          const std::string path = signalName(f.signalId), rule = ruleName(policy, d.rule);
+          if (!filter.matchesField(path, d, rule)) continue;
+          const bool cited = policy != nullptr && d.rule < policy->rules().size();
+          rows.push_back({batch.seq, utc(batch.atNs).c_str(), hex(batch.body.vehicles[run.vehicle]).c_str(),
+                          batch.body.sources[run.source].c_str(), run.bootEpoch, run.firstCounter,
+                          run.firstCounter + run.count - 1, run.count, utc(run.firstCaptureNs).c_str(),
+                          utc(run.lastCaptureNs).c_str(), name.c_str(),
+                          endpoint == nullptr ? ""
+                          : endpoint->jurisdiction == policy::Jurisdiction::Domestic ? "domestic"
+                                                                                      : "overseas",
+                          path.c_str(), f.signalId, policy::toString(d.tags).c_str(), categoryName(d.tags).c_str(),
+                          rule.c_str(), cited ? policy->rules()[d.rule].citationText().c_str() : "",
+                          std::string(policy::nameOf(d.treatment)).c_str(), std::string(policy::nameOf(d.reason)).c_str(),
+                          basisName(policy, d.basis).c_str(), pattern->policyVersion, upload.c_str()});
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+std::string cellText(const boost::json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  return boost::json::serialize(v);
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+std::string csvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (const char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+void printRows(const std::vector<Row>& rows, const std::string& format) {
+  if (format == "json") {
+    boost::json::array out;
+    for (const Row& row : rows) {
+      boost::json::object object;
+      for (std::size_t i = 0; i < kColumns.size(); ++i) object[kColumns[i]] = row[i];
+      out.push_back(std::move(object));
+    }
+    std::cout << boost::json::serialize(out) << '\n';
+  } else if (format == "csv") {
+    for (std::size_t i = 0; i < kColumns.size(); ++i) std::cout << (i ? "," : "") << kColumns[i];
+    std::cout << "\r\n";
+    for (const Row& row : rows) {
+      for (std::size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << csvField(cellText(row[i]));
+      std::cout << "\r\n";
+    }
+  } else {
+    // The table leaves out the long columns (citation, capture times); csv and json have them.
+    const std::vector<std::size_t> shown = {0, 2, 3, 5, 6, 10, 12, 14, 16, 18, 20, 22};
+    std::vector<std::string> header;
+    for (std::size_t i : shown) header.push_back(kColumns[i]);
+    Table table(header);
+    for (const Row& row : rows) {
+      std::vector<std::string> cells;
+      for (std::size_t i : shown) cells.push_back(i == 2 ? cellText(row[i]).substr(0, 8) : cellText(row[i]));
+      table.add(std::move(cells));
+    }
+    table.print(std::cout);
+  }
+}
+
+std::string formatOption(const po::variables_map& vm, std::initializer_list<const char*> allowed) {
+  const std::string format = vm["format"].as<std::string>();
+  for (const char* a : allowed) {
+    if (format == a) return format;
+  }
+  throw Failure{kExitUsage, "--format " + format + ": not a format this command writes"};
+}
+
+std::int64_t timeOption(const po::variables_map& vm, const char* name) {
+  auto seconds = policy::parseUtc(vm[name].as<std::string>());
+  if (!seconds) throw Failure{kExitUsage, std::string("--") + name + ": " + seconds.error().message};
+  return seconds.value() * 1'000'000'000;
+}
+
+QueryFilter queryFilter(const po::variables_map& vm, const AuditContents& contents) {
+  QueryFilter filter;
+  const auto text = [&](const char* name) {
+    return vm.count(name) ? std::optional(vm[name].as<std::string>()) : std::nullopt;
+  };
+  if (vm.count("from")) filter.fromNs = timeOption(vm, "from");
+  if (vm.count("to")) filter.toNs = timeOption(vm, "to");
+  if (vm.count("vehicle")) filter.vehicle = vehicleDigest(vm, contents);
+  filter.endpoint = text("endpoint");
+  filter.source = text("source");
+  filter.rule = text("rule");
+  filter.treatment = text("treatment");
+  filter.signal = text("signal");
+  if (const auto tag = text("tag")) {
+    for (auto value = static_cast<unsigned>(policy::Tag::MIN); value <= static_cast<unsigned>(policy::Tag::MAX); ++value) {
+      if (policy::nameOf(static_cast<policy::Tag>(value)) == *tag) filter.tag = static_cast<policy::Tag>(value);
+    }
+    if (!filter.tag) throw Failure{kExitUsage, "--tag " + *tag + ": no such tag (pi, sensitive_pi, geo, important_mapping, ...)"};
+  }
+  return filter;
+}
+
 }  // namespace
 
 std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
@@ -538,6 +691,45 @@ int runSummary(const std::vector<std::string>& args) {
   printUploads(contents);
   printIncidents(contents);
   printSubjects(contents, t);
+  return kExitOk;
+}
+
+int runQuery(const std::vector<std::string>& args) {
+  po::options_description options = reviewOptions("query options", "rule ids (for --rule), citations and basis names");
+  options.add_options()("from", po::value<std::string>(), "frames captured at or after this time (RFC 3339, UTC)")(
+      "to", po::value<std::string>(), "frames captured at or before this time")(
+      "vehicle", po::value<std::string>(), "a vehicle: its id with --digest-key, or its digest (32 hex digits)")(
+      "digest-key", po::value<std::string>(), "the gateway's digest key file (keys.digest_key)")(
+      "endpoint", po::value<std::string>(), "an endpoint's name")("source", po::value<std::string>(), "a source ECU")(
+      "tag", po::value<std::string>(), "fields carrying this tag (pi, sensitive_pi, geo, important_mapping, ...)")(
+      "rule", po::value<std::string>(), "fields decided by this rule id (needs --policy), or 'rule #N'")(
+      "treatment", po::value<std::string>(), "pass, strip, block, generalise_location, pseudonymise, coarsen_time, mask_regions")(
+      "signal", po::value<std::string>(), "a signal path; a trailing * matches a prefix (Vehicle.CurrentLocation.*)")(
+      "format", po::value<std::string>()->default_value("table"), "table, csv or json");
+  const auto vm = cli::parse(args, options, dbPosition(),
+                             "usage: cordon-audit query DB [filters] [--format table|csv|json] [--policy BUNDLE]...\n"
+                             "The field decisions that match every filter given: one row per run of frames (a source's\n"
+                             "consecutive frames judged alike, counters first..last) x endpoint x field. Run verify first.\n"
+                             "Exit status: 0 rows found, 1 no row matches, 2 bad usage or unreadable input.");
+  const std::string format = formatOption(vm, {"table", "csv", "json"});
+  const AuditContents contents = readContents(vm["db"].as<std::string>());
+  const PolicyByVersion policies = loadPolicies(vm, contents);
+  const std::vector<Row> rows = decisionRows(contents, policies, queryFilter(vm, contents));
+  printRows(rows, format);
+  return rows.empty() ? kExitFailure : kExitOk;
+}
+
+int runExport(const std::vector<std::string>& args) {
+  po::options_description options = reviewOptions("export options", "rule ids, citations and basis names");
+  options.add_options()("format", po::value<std::string>()->required(), "csv or json");
+  const auto vm = cli::parse(args, options, dbPosition(),
+                             "usage: cordon-audit export DB --format csv|json [--policy BUNDLE]...\n"
+                             "Every field decision in the log, readable by other tools: the rows of query without\n"
+                             "filters (the events, gaps, rejects, evictions and policy loads are in summary).\n"
+                             "Exit status: 0 written, 2 bad usage or unreadable input.");
+  const std::string format = formatOption(vm, {"csv", "json"});
+  const AuditContents contents = readContents(vm["db"].as<std::string>());
+  printRows(decisionRows(contents, loadPolicies(vm, contents), {}), format);
   return kExitOk;
 }
 

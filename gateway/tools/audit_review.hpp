@@ -16,5 +16,7 @@ std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file);
 
 int runExplain(const std::vector<std::string>& args);
 int runSummary(const std::vector<std::string>& args);
+int runQuery(const std::vector<std::string>& args);
+int runExport(const std::vector<std::string>& args);
 
 }  // namespace cordon::tools

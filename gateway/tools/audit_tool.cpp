@@ -52,6 +52,11 @@ Commands:
   summary DB [--policy BUNDLE]
           policies, decisions per endpoint x category x treatment, bases used and their
           expiry, uploads, rejects, sequence gaps, evictions, data subjects exported
+  query DB [--from T] [--to T] [--vehicle V] [--endpoint E] [--tag T] [--rule R]
+           [--treatment T] [--signal PATH] [--source S] [--format table|csv|json]
+          the field decisions matching every filter, a row per run of frames x endpoint x field
+  export DB --format csv|json [--policy BUNDLE]
+          every field decision in the log, for other tools
 
 `cordon-audit COMMAND --help` describes each command.
 Exit status: 0 success (verify: the log is intact), 1 the log is not intact, what was
@@ -279,6 +284,8 @@ int main(int argc, char** argv) {
                            {"collect", runCollect},
                            {"explain", tools::runExplain},
                            {"summary", tools::runSummary},
+                           {"query", tools::runQuery},
+                           {"export", tools::runExport},
                            {"verify", runVerify},
                        },
                        argc, argv);

@@ -6,6 +6,8 @@
 // what the tool printed instead of comparing (then read the diff before committing).
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -155,6 +157,81 @@ TEST_F(AuditReviewCli, SummaryWithoutThePolicyNamesBasesByIndex) {
   const ToolRun missing = cordon::test::runTool(kTool, {"summary", (dir_ / "nothing.db").string()});
   EXPECT_EQ(missing.exit, 2) << missing;
   EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST_F(AuditReviewCli, QueryFiltersAndFormats) {
+  // Vehicle A's position fields sent overseas: 6 telematics runs x 2 position fields.
+  const ToolRun csv = run({"query", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--endpoint",
+                           "eu-cloud", "--signal", "Vehicle.CurrentLocation.*", "--format", "csv", "--policy",
+                           log_.bundle().string()});
+  ASSERT_EQ(csv.exit, 0) << csv;
+  const auto rows = lines(csv.out);
+  ASSERT_EQ(rows.size(), 1u + 6 * 2) << csv;
+  EXPECT_EQ(rows[0].rfind("record,committed_at,vehicle,source,", 0), 0u) << rows[0];
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_NE(rows[i].find(log_.vehicleDigestHex(kVinA)), std::string::npos) << rows[i];
+    EXPECT_NE(rows[i].find(",eu-cloud,overseas,Vehicle.CurrentLocation."), std::string::npos) << rows[i];
+    EXPECT_NE(rows[i].find(",AutoProv-2021 Art. 3; "), std::string::npos) << "the citation: " << rows[i];
+  }
+  // Inside the geofence (batch 3) those were blocked: one run, two fields.
+  const ToolRun blocked = run({"query", "--endpoint", "eu-cloud", "--treatment", "block", "--tag",
+                               "important_sensitive_area", "--rule", "gnss-position", "--policy",
+                               log_.bundle().string(), "--format", "json"});
+  ASSERT_EQ(blocked.exit, 0) << blocked;
+  const auto json = boost::json::parse(blocked.out).as_array();
+  ASSERT_EQ(json.size(), 2u * 2) << blocked.out << "(vehicle A's run and vehicle B's run of batch 3)";
+  for (const auto& row : json) {
+    EXPECT_EQ(row.at("treatment"), "block");
+    EXPECT_EQ(row.at("upload"), "queued, not acknowledged");
+    EXPECT_EQ(row.at("reason"), "inside a sensitive area (or no fresh fix)");
+  }
+  // A time range: only frames captured in batch 0 (08:00:00 to 08:00:09).
+  const ToolRun early = run({"query", "--to", "2026-11-24T08:00:09Z", "--source", "body", "--format", "json"});
+  ASSERT_EQ(early.exit, 0) << early;
+  const boost::json::value earlyRows = boost::json::parse(early.out);
+  ASSERT_FALSE(earlyRows.as_array().empty()) << early.out;
+  for (const auto& row : earlyRows.as_array()) EXPECT_EQ(row.at("record"), 8) << "the first batch's record\n" << early.out;
+  const ToolRun table = run({"query", "--source", "body", "--signal", "Vehicle.VehicleIdentification.VIN"});
+  ASSERT_EQ(table.exit, 0) << table;
+  EXPECT_EQ(lines(table.out).size(), 1u + 6 * 2) << table;
+}
+
+TEST_F(AuditReviewCli, QueryErrorsAndNoMatch) {
+  const ToolRun none = run({"query", "--source", "nowhere"});
+  EXPECT_EQ(none.exit, 1) << none;
+  const ToolRun badTag = run({"query", "--tag", "secret"});
+  EXPECT_EQ(badTag.exit, 2) << badTag;
+  EXPECT_NE(badTag.err.find("no such tag"), std::string::npos) << badTag;
+  const ToolRun badTime = run({"query", "--from", "yesterday"});
+  EXPECT_EQ(badTime.exit, 2) << badTime;
+  const ToolRun badFormat = run({"query", "--format", "xml"});
+  EXPECT_EQ(badFormat.exit, 2) << badFormat;
+}
+
+TEST_F(AuditReviewCli, ExportWritesEveryDecision) {
+  // 87 frames in runs: per batch 2 runs (3 on odd batches) x 2 endpoints x 5 or 3 fields.
+  const ToolRun json = run({"export", "--format", "json", "--policy", log_.bundle().string()});
+  ASSERT_EQ(json.exit, 0) << json;
+  const auto rows = boost::json::parse(json.out).as_array();
+  EXPECT_EQ(rows.size(), 6u * 2 * (5 + 3) + 3u * 2 * 5);
+  std::uint64_t frames = 0;
+  for (const auto& row : rows) frames += static_cast<std::uint64_t>(row.at("frames").as_int64());
+  // Every frame's fields for both endpoints: (10*5 + 2*3) per batch + 5*5 on odd batches, twice.
+  EXPECT_EQ(frames, 2u * (6 * (10 * 5 + 2 * 3) + 3 * 5 * 5));
+  const ToolRun csv = run({"export", "--format", "csv"});
+  ASSERT_EQ(csv.exit, 0) << csv;
+  EXPECT_EQ(lines(csv.out).size(), rows.size() + 1);
+  const ToolRun table = run({"export", "--format", "table"});
+  EXPECT_EQ(table.exit, 2) << table;
+  const ToolRun missing = run({"export"});
+  EXPECT_EQ(missing.exit, 2) << missing;
 }
 
 }  // namespace
