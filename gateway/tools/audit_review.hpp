@@ -18,5 +18,6 @@ int runExplain(const std::vector<std::string>& args);
 int runSummary(const std::vector<std::string>& args);
 int runQuery(const std::vector<std::string>& args);
 int runExport(const std::vector<std::string>& args);
+int runReport(const std::vector<std::string>& args);
 
 }  // namespace cordon::tools

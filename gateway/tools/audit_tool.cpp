@@ -57,6 +57,9 @@ Commands:
           the field decisions matching every filter, a row per run of frames x endpoint x field
   export DB --format csv|json [--policy BUNDLE]
           every field decision in the log, for other tools
+  report DB --policy BUNDLE -o report.html [--track TRUTH.jsonl]
+          one self-contained HTML file: tables, decisions over time, a map of the cells
+          each overseas endpoint received and the policy's geofences
 
 `cordon-audit COMMAND --help` describes each command.
 Exit status: 0 success (verify: the log is intact), 1 the log is not intact, what was
@@ -286,6 +289,7 @@ int main(int argc, char** argv) {
                            {"summary", tools::runSummary},
                            {"query", tools::runQuery},
                            {"export", tools::runExport},
+                           {"report", tools::runReport},
                            {"verify", runVerify},
                        },
                        argc, argv);

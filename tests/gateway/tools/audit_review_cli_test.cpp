@@ -22,17 +22,11 @@ namespace cordon::audit::test {
 namespace {
 
 namespace fs = std::filesystem;
+using cordon::test::readFile;
 using cordon::test::ToolRun;
 
 const fs::path kTool = CORDON_AUDIT_TOOL;
 const fs::path kGolden = fs::path(CORDON_SOURCE_DIR) / "tests/golden/audit";
-
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 class AuditReviewCli : public ::testing::Test {
  protected:

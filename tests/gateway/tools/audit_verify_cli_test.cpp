@@ -20,16 +20,10 @@ namespace cordon::audit {
 namespace {
 
 namespace fs = std::filesystem;
+using cordon::test::readFile;
 using cordon::test::ToolRun;
 
 const fs::path kTool = CORDON_AUDIT_TOOL;
-
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 class AuditVerifyCli : public AuditLogTest {
  protected:
