@@ -6,8 +6,8 @@ namespace cordon::audit {
 namespace {
 
 Error undecodable(std::uint64_t seq, RecordKind kind, const Error& why) {
-  return Error{"record " + std::to_string(seq) + " (" + std::string(nameOf(kind)) + ") does not decode: " + why.message +
-               " (run cordon-audit verify)"};
+  return Error{"record " + std::to_string(seq) + " (" + std::string(nameOf(kind)) +
+               ") does not decode: " + why.message + " (run cordon-audit verify)"};
 }
 
 // Decodes `body` into `list` with Body::decode.
@@ -36,7 +36,8 @@ Status readIndexes(storage::Database& db, AuditContents& contents) {
     if (!row) return row.error();
     if (!row.value()) break;
     auto pattern = DecisionPattern::decode(patterns->blob(1));
-    if (!pattern) return Error{"pattern index row " + std::to_string(patterns->int64(0)) + ": " + pattern.error().message};
+    if (!pattern)
+      return Error{"pattern index row " + std::to_string(patterns->int64(0)) + ": " + pattern.error().message};
     contents.patterns[static_cast<std::uint64_t>(patterns->int64(0))] = std::move(pattern.value());
   }
   return Status::success();
@@ -53,8 +54,7 @@ Status readRecord(AuditContents& c, std::uint64_t seq, std::int64_t at, RecordKi
     }
     case RecordKind::EndpointDefined:
     case RecordKind::PatternDefined:
-    case RecordKind::Pruned:
-      return Status::success();  // read from the index tables, which outlive rotation
+    case RecordKind::Pruned: return Status::success();  // read from the index tables, which outlive rotation
     case RecordKind::FrameBatch: return add(c.batches, seq, at, kind, body, &FrameBatch::decode);
     case RecordKind::PolicyLoaded: return add(c.policyLoads, seq, at, kind, body, &PolicyLoadedBody::decode);
     case RecordKind::PolicyRefused: return add(c.policyRefusals, seq, at, kind, body, &PolicyRefusedBody::decode);
@@ -109,7 +109,8 @@ Result<AuditContents> readAuditContents(storage::Database& db) {
       return Error{"record " + std::to_string(seq) + " has unknown kind " + std::to_string(kind) +
                    " (run cordon-audit verify)"};
     }
-    if (Status s = readRecord(contents, seq, at, static_cast<RecordKind>(kind), records->blob(3)); !s) return Error{s.message()};
+    if (Status s = readRecord(contents, seq, at, static_cast<RecordKind>(kind), records->blob(3)); !s)
+      return Error{s.message()};
     if (contents.records++ == 0) {
       contents.firstSeq = seq;
       contents.firstAtNs = at;

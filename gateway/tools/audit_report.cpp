@@ -61,7 +61,8 @@ std::vector<TrackPoint> readTrack(const std::string& file) {
     ++lineNo;
     boost::system::error_code error;
     const boost::json::value value = boost::json::parse(line, error);
-    if (error || !value.is_object()) throw Failure{kExitUsage, file + ":" + std::to_string(lineNo) + ": not a JSON object"};
+    if (error || !value.is_object())
+      throw Failure{kExitUsage, file + ":" + std::to_string(lineNo) + ": not a JSON object"};
     const auto& o = value.as_object();
     const auto* signals = o.if_contains("signals");
     if (o.if_contains("t") == nullptr || o.at("t") != "frame" || signals == nullptr || !signals->is_object()) continue;
@@ -69,8 +70,10 @@ std::vector<TrackPoint> readTrack(const std::string& file) {
     const auto* lon = signals->as_object().if_contains("Vehicle.CurrentLocation.Longitude");
     if (lat == nullptr || lon == nullptr) continue;
     try {
-      track.push_back({std::string(o.at("source").as_string()), static_cast<std::uint32_t>(o.at("epoch").to_number<std::uint64_t>()),
-                       o.at("seq").to_number<std::uint64_t>(), {lat->to_number<double>(), lon->to_number<double>()}});
+      track.push_back({std::string(o.at("source").as_string()),
+                       static_cast<std::uint32_t>(o.at("epoch").to_number<std::uint64_t>()),
+                       o.at("seq").to_number<std::uint64_t>(),
+                       {lat->to_number<double>(), lon->to_number<double>()}});
     } catch (const std::exception&) {
       throw Failure{kExitUsage, file + ":" + std::to_string(lineNo) + ": a frame line without source, epoch or seq"};
     }
@@ -95,9 +98,10 @@ std::map<std::uint32_t, std::map<std::pair<std::int32_t, std::int32_t>, transfor
       for (std::size_t slot = 0; slot < pattern->endpoints.size(); ++slot) {
         const audit::EndpointBody* e = contents.endpoint(pattern->endpoints[slot]);
         if (e == nullptr || e->jurisdiction != policy::Jurisdiction::Overseas) continue;
-        const bool generalised = std::any_of(pattern->fields[slot].begin(), pattern->fields[slot].end(), [&](const auto& f) {
-          return f.signalId == latitude && f.decision.treatment == policy::Treatment::GeneraliseLocation;
-        });
+        const bool generalised =
+            std::any_of(pattern->fields[slot].begin(), pattern->fields[slot].end(), [&](const auto& f) {
+              return f.signalId == latitude && f.decision.treatment == policy::Treatment::GeneraliseLocation;
+            });
         const auto state = audit::uploadStatus(contents, batch, e->index).state;
         if (!generalised || state == audit::UploadState::NotQueued || state == audit::UploadState::Evicted) continue;
         for (const TrackPoint& p : track) {
@@ -166,7 +170,8 @@ std::string mapSvg(const AuditContents& contents, const CompiledPolicy& policy, 
     }
   }
   if (box.minLat > box.maxLat) box = {39.8, 116.3, 40.0, 116.5};  // nothing to show: an empty Beijing frame
-  const double padLat = std::max(0.01, (box.maxLat - box.minLat) * 0.1), padLon = std::max(0.01, (box.maxLon - box.minLon) * 0.1);
+  const double padLat = std::max(0.01, (box.maxLat - box.minLat) * 0.1),
+               padLon = std::max(0.01, (box.maxLon - box.minLon) * 0.1);
   box = {box.minLat - padLat, box.minLon - padLon, box.maxLat + padLat, box.maxLon + padLon};
   const MapProjection map(box, 900);
   std::ostringstream svg;
@@ -175,13 +180,15 @@ std::string mapSvg(const AuditContents& contents, const CompiledPolicy& policy, 
       << "<title>What each overseas endpoint received: generalised cells</title>\n";
   for (const geo::Feature& f : policy.mainlandBoundary()) {
     for (const auto& polygon : f.area.polygons) {
-      svg << "<polygon class=\"mainland\" points=\"" << map.points(polygon.outer) << "\" fill=\"none\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n";
+      svg << "<polygon class=\"mainland\" points=\"" << map.points(polygon.outer)
+          << "\" fill=\"none\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n";
     }
   }
   for (const geo::Feature& f : policy.geofences()) {
     for (const auto& polygon : f.area.polygons) {
       svg << "<polygon class=\"geofence\" points=\"" << map.points(polygon.outer)
-          << "\" fill=\"#000\" fill-opacity=\"0.25\" stroke=\"#000\"><title>" << html(f.id + ": " + f.name) << "</title></polygon>\n";
+          << "\" fill=\"#000\" fill-opacity=\"0.25\" stroke=\"#000\"><title>" << html(f.id + ": " + f.name)
+          << "</title></polygon>\n";
     }
   }
   std::size_t colour = 0;
@@ -197,7 +204,8 @@ std::string mapSvg(const AuditContents& contents, const CompiledPolicy& policy, 
   }
   if (!track.empty()) {
     svg << "<polyline class=\"track\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\" points=\"";
-    for (const TrackPoint& p : track) svg << number(map.x(p.position.lon)) << "," << number(map.y(p.position.lat)) << " ";
+    for (const TrackPoint& p : track)
+      svg << number(map.x(p.position.lon)) << "," << number(map.y(p.position.lat)) << " ";
     svg << "\"/>\n";
   }
   svg << "</svg>\n<p class=\"legend\">";
@@ -229,11 +237,13 @@ std::string chartSvg(const AuditContents& contents) {
     for (const auto& run : batch.body.runs) {
       const audit::DecisionPattern* pattern = contents.pattern(run.pattern);
       if (pattern == nullptr) continue;
-      const auto bucket = std::min(kBuckets - 1, static_cast<int>(static_cast<double>(run.firstCaptureNs - from) / span * kBuckets));
+      const auto bucket =
+          std::min(kBuckets - 1, static_cast<int>(static_cast<double>(run.firstCaptureNs - from) / span * kBuckets));
       for (std::size_t slot = 0; slot < pattern->endpoints.size(); ++slot) {
         const audit::EndpointBody* e = contents.endpoint(pattern->endpoints[slot]);
         if (e == nullptr || e->jurisdiction != policy::Jurisdiction::Overseas) continue;
-        for (const auto& f : pattern->fields[slot]) counts[f.decision.treatment][static_cast<std::size_t>(bucket)] += run.count;
+        for (const auto& f : pattern->fields[slot])
+          counts[f.decision.treatment][static_cast<std::size_t>(bucket)] += run.count;
       }
     }
   }
@@ -245,19 +255,21 @@ std::string chartSvg(const AuditContents& contents) {
   }
   std::ostringstream svg;
   svg << "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"" << kHeight
-      << "\" viewBox=\"0 0 900 " << kHeight << "\">\n<title>Overseas field decisions over capture time, by treatment</title>\n";
+      << "\" viewBox=\"0 0 900 " << kHeight
+      << "\">\n<title>Overseas field decisions over capture time, by treatment</title>\n";
   const double barWidth = kWidth / kBuckets;
   for (int b = 0; b < kBuckets; ++b) {
     double top = kBottom;
     std::size_t colour = 0;
     for (const auto& [treatment, series] : counts) {
-      const double h = static_cast<double>(series[static_cast<std::size_t>(b)]) / static_cast<double>(highest) * (kBottom - 10);
+      const double h =
+          static_cast<double>(series[static_cast<std::size_t>(b)]) / static_cast<double>(highest) * (kBottom - 10);
       top -= h;
       if (h > 0) {
         svg << "<rect class=\"bar\" x=\"" << number(b * barWidth + 1) << "\" y=\"" << number(top) << "\" width=\""
-            << number(barWidth - 2) << "\" height=\"" << number(h) << "\" fill=\"" << kPalette[colour % std::size(kPalette)]
-            << "\"><title>" << html(std::string(policy::nameOf(treatment))) << ": " << series[static_cast<std::size_t>(b)]
-            << "</title></rect>\n";
+            << number(barWidth - 2) << "\" height=\"" << number(h) << "\" fill=\""
+            << kPalette[colour % std::size(kPalette)] << "\"><title>" << html(std::string(policy::nameOf(treatment)))
+            << ": " << series[static_cast<std::size_t>(b)] << "</title></rect>\n";
       }
       ++colour;
     }
@@ -265,7 +277,8 @@ std::string chartSvg(const AuditContents& contents) {
   svg << "<line x1=\"0\" y1=\"" << kBottom << "\" x2=\"900\" y2=\"" << kBottom << "\" stroke=\"#333\"/>\n"
       << "<text x=\"0\" y=\"250\" font-size=\"12\">" << (from <= to ? utc(from) : "") << "</text>\n"
       << "<text x=\"900\" y=\"250\" font-size=\"12\" text-anchor=\"end\">" << (from <= to ? utc(to) : "") << "</text>\n"
-      << "<text x=\"0\" y=\"12\" font-size=\"12\">" << highest << " field decisions</text>\n</svg>\n<p class=\"legend\">";
+      << "<text x=\"0\" y=\"12\" font-size=\"12\">" << highest
+      << " field decisions</text>\n</svg>\n<p class=\"legend\">";
   std::size_t colour = 0;
   for (const auto& [treatment, series] : counts) {
     svg << "<span style=\"color:" << kPalette[colour++ % std::size(kPalette)] << "\">&#9632;</span> "
@@ -303,11 +316,13 @@ int runReport(const std::vector<std::string>& args) {
                              "map with the policy's geofences and what each overseas endpoint received (cells\n"
                              "reconstructed from the track: the log holds no positions). Run verify first.\n"
                              "Exit status: 0 written, 2 bad usage or unreadable input.");
-  if (!vm.count("policy")) throw Failure{kExitUsage, "report needs --policy BUNDLE: the geofences and the location grid"};
+  if (!vm.count("policy"))
+    throw Failure{kExitUsage, "report needs --policy BUNDLE: the geofences and the location grid"};
   const AuditContents contents = readContents(vm["db"].as<std::string>());
   const PolicyByVersion policies = loadPolicies(vm, contents);
   const CompiledPolicy& newest = *policies.rbegin()->second;
-  const std::vector<TrackPoint> track = vm.count("track") ? readTrack(vm["track"].as<std::string>()) : std::vector<TrackPoint>{};
+  const std::vector<TrackPoint> track =
+      vm.count("track") ? readTrack(vm["track"].as<std::string>()) : std::vector<TrackPoint>{};
   const Tally t = tally(contents);
   std::ostringstream page;
   page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Cordon audit report</title>\n"
@@ -317,22 +332,25 @@ int runReport(const std::vector<std::string>& args) {
        << "<h1>Cordon audit report</h1>\n<p>Audit log " << html(vm["db"].as<std::string>()) << ": records "
        << contents.firstSeq << "-" << contents.lastSeq << ", written " << utc(contents.firstAtNs) << " to "
        << utc(contents.lastAtNs) << "; " << t.frames << " frames from " << t.framesPerVehicle.size()
-       << " vehicle(s). Policy " << html(newest.name()) << " v" << newest.version() << " (hash " << newest.policyHashHex()
+       << " vehicle(s). Policy " << html(newest.name()) << " v" << newest.version() << " (hash "
+       << newest.policyHashHex()
        << "). This report reads the log; whether it is intact is what <code>cordon-audit verify</code> says.</p>\n"
-       << "<h2>Overseas field decisions over time</h2>\n" << chartSvg(contents)
-       << "<h2>What each overseas endpoint received</h2>\n"
+       << "<h2>Overseas field decisions over time</h2>\n"
+       << chartSvg(contents) << "<h2>What each overseas endpoint received</h2>\n"
        << "<p>The log holds no positions, only decisions. "
        << (track.empty() ? "Without <code>--track</code> the map shows the policy's geofences only: the cells an "
                            "endpoint received cannot be derived from the log alone."
                          : "The cells are reconstructed: the frames whose position the log says was generalised "
                            "for the endpoint and queued (not evicted), placed by the track, on the policy's grid. "
                            "The gateway sends one cell per schedule period, so it sent at most these.")
-       << "</p>\n" << mapSvg(contents, newest, track) << "<h2>Summary</h2>\n";
+       << "</p>\n"
+       << mapSvg(contents, newest, track) << "<h2>Summary</h2>\n";
   for (const Section& section : summarySections(contents, t, policies)) page << tableHtml(section);
   page << "</body></html>\n";
   const std::string text = page.str();
   const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-  if (Status s = policy::writeFileAtomically(vm["output"].as<std::string>(), bytes); !s) throw Failure{kExitUsage, s.message()};
+  if (Status s = policy::writeFileAtomically(vm["output"].as<std::string>(), bytes); !s)
+    throw Failure{kExitUsage, s.message()};
   return kExitOk;
 }
 

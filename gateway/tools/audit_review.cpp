@@ -23,9 +23,9 @@ using namespace review;
 
 std::string describeContext(const audit::DecisionPattern& p) {
   const auto flag = [&](unsigned bit) { return (p.environmentFlags >> bit) & 1U ? "yes" : "no"; };
-  std::string out = std::string("inside a sensitive area (or no fresh fix) ") + flag(0) + ", in mainland China " + flag(1) +
-                    ", clock synchronised " + flag(2) + ", high-rate position " + flag(3) + ", relay deployment " +
-                    flag(4) + "\n  consent held: ";
+  std::string out = std::string("inside a sensitive area (or no fresh fix) ") + flag(0) + ", in mainland China " +
+                    flag(1) + ", clock synchronised " + flag(2) + ", high-rate position " + flag(3) +
+                    ", relay deployment " + flag(4) + "\n  consent held: ";
   std::string consents;
   for (unsigned purpose = 1; purpose < 16; ++purpose) {
     if (((p.consentBits >> purpose) & 1U) == 0) continue;
@@ -41,10 +41,12 @@ std::string describeUpload(const audit::UploadStatus& s) {
   const std::string mark = "acknowledged through " + std::to_string(s.watermark) +
                            (s.watermarkSeq ? " in record " + std::to_string(s.watermarkSeq) : "");
   switch (s.state) {
-    case UploadState::NotQueued: return "nothing of this batch was queued for it (every field withheld, or export held)";
+    case UploadState::NotQueued:
+      return "nothing of this batch was queued for it (every field withheld, or export held)";
     case UploadState::Queued: return "queued (" + range + "), not acknowledged: " + mark;
     case UploadState::PartlyAcknowledged:
-      return "partly acknowledged: the batch's " + range + ", " + mark + " (the log numbers uploads per batch, not per frame)";
+      return "partly acknowledged: the batch's " + range + ", " + mark +
+             " (the log numbers uploads per batch, not per frame)";
     case UploadState::Acknowledged: return "acknowledged (the batch's " + range + "; " + mark + ")";
     case UploadState::Evicted:
       return "evicted (record " + std::to_string(s.evictionSeq) + "): some or all of the batch's " + range +
@@ -57,13 +59,14 @@ void explainFrame(const AuditContents& contents, const audit::FrameLocation& at,
                   const std::optional<std::string>& endpointFilter, const PolicyByVersion& policies) {
   const auto& batch = *at.batch;
   const audit::FrameRun& run = *at.run;
-  std::cout << "frame: vehicle " << hex(batch.body.vehicles[run.vehicle]) << ", source " << batch.body.sources[run.source]
-            << ", boot epoch " << run.bootEpoch << ", counter " << counter << '\n'
+  std::cout << "frame: vehicle " << hex(batch.body.vehicles[run.vehicle]) << ", source "
+            << batch.body.sources[run.source] << ", boot epoch " << run.bootEpoch << ", counter " << counter << '\n'
             << "  committed in record " << batch.seq << " (frame-batch) at " << utc(batch.atNs) << ", in a run of "
             << run.count << " frame(s), counters " << run.firstCounter << "-" << run.firstCounter + run.count - 1
             << ", captured " << utc(run.firstCaptureNs) << " to " << utc(run.lastCaptureNs) << '\n';
   const audit::DecisionPattern* pattern = contents.pattern(run.pattern);
-  if (pattern == nullptr) throw Failure{kExitUsage, "pattern " + std::to_string(run.pattern) + " is not in the log (run verify)"};
+  if (pattern == nullptr)
+    throw Failure{kExitUsage, "pattern " + std::to_string(run.pattern) + " is not in the log (run verify)"};
   const auto* load = contents.policyLoad(pattern->policyVersion, batch.seq);
   const CompiledPolicy* policy = policyFor(policies, pattern->policyVersion);
   std::cout << "  decided by pattern " << run.pattern << " under policy "
@@ -72,7 +75,8 @@ void explainFrame(const AuditContents& contents, const audit::FrameLocation& at,
                      : "v" + std::to_string(pattern->policyVersion) + " (no policy-loaded record)")
             << '\n'
             << "  context: " << describeContext(*pattern) << '\n';
-  if (policy == nullptr) std::cout << "  (rule ids, citations and basis names: give --policy with this version's bundle)\n";
+  if (policy == nullptr)
+    std::cout << "  (rule ids, citations and basis names: give --policy with this version's bundle)\n";
   for (std::size_t slot = 0; slot < pattern->endpoints.size(); ++slot) {
     const std::uint32_t index = pattern->endpoints[slot];
     const audit::EndpointBody* endpoint = contents.endpoint(index);
@@ -100,10 +104,10 @@ void explainFrame(const AuditContents& contents, const audit::FrameLocation& at,
 // the log's own unit, so a row per run says everything the log says without repeating it
 // per frame; counters first..last name the frames.
 const std::vector<std::string> kColumns = {
-    "record",   "committed_at", "vehicle",   "source",    "boot_epoch", "first_counter", "last_counter",
-    "frames",   "captured_from", "captured_to", "endpoint", "jurisdiction", "signal", "signal_id",
-    "tags",     "category",     "rule",      "citation",  "treatment",  "reason",        "basis",
-    "policy_version", "upload"};
+    "record",       "committed_at", "vehicle",       "source",         "boot_epoch", "first_counter",
+    "last_counter", "frames",       "captured_from", "captured_to",    "endpoint",   "jurisdiction",
+    "signal",       "signal_id",    "tags",          "category",       "rule",       "citation",
+    "treatment",    "reason",       "basis",         "policy_version", "upload"};
 
 using Row = std::vector<boost::json::value>;  // in kColumns' order
 
@@ -120,7 +124,8 @@ struct QueryFilter {
   // A signal filter ending in '*' matches a path prefix ("Vehicle.CurrentLocation.*").
   bool matchesSignal(const std::string& path) const {
     if (!signal) return true;
-    if (!signal->empty() && signal->back() == '*') return path.compare(0, signal->size() - 1, *signal, 0, signal->size() - 1) == 0;
+    if (!signal->empty() && signal->back() == '*')
+      return path.compare(0, signal->size() - 1, *signal, 0, signal->size() - 1) == 0;
     return path == *signal;
   }
   bool matchesField(const std::string& path, const policy::Decision& d, const std::string& ruleId) const {
@@ -129,7 +134,8 @@ struct QueryFilter {
   }
 };
 
-std::vector<Row> decisionRows(const AuditContents& contents, const PolicyByVersion& policies, const QueryFilter& filter) {
+std::vector<Row> decisionRows(const AuditContents& contents, const PolicyByVersion& policies,
+                              const QueryFilter& filter) {
   std::vector<Row> rows;
   for (const auto& batch : contents.batches) {
     for (const audit::FrameRun& run : batch.body.runs) {
@@ -148,17 +154,31 @@ std::vector<Row> decisionRows(const AuditContents& contents, const PolicyByVersi
           const std::string path = signalName(f.signalId), rule = ruleName(policy, d.rule);
           if (!filter.matchesField(path, d, rule)) continue;
           const bool cited = policy != nullptr && d.rule < policy->rules().size();
-          rows.push_back({batch.seq, utc(batch.atNs).c_str(), hex(batch.body.vehicles[run.vehicle]).c_str(),
-                          batch.body.sources[run.source].c_str(), run.bootEpoch, run.firstCounter,
-                          run.firstCounter + run.count - 1, run.count, utc(run.firstCaptureNs).c_str(),
-                          utc(run.lastCaptureNs).c_str(), name.c_str(),
-                          endpoint == nullptr ? ""
+          rows.push_back({batch.seq,
+                          utc(batch.atNs).c_str(),
+                          hex(batch.body.vehicles[run.vehicle]).c_str(),
+                          batch.body.sources[run.source].c_str(),
+                          run.bootEpoch,
+                          run.firstCounter,
+                          run.firstCounter + run.count - 1,
+                          run.count,
+                          utc(run.firstCaptureNs).c_str(),
+                          utc(run.lastCaptureNs).c_str(),
+                          name.c_str(),
+                          endpoint == nullptr                                        ? ""
                           : endpoint->jurisdiction == policy::Jurisdiction::Domestic ? "domestic"
-                                                                                      : "overseas",
-                          path.c_str(), f.signalId, policy::toString(d.tags).c_str(), categoryName(d.tags).c_str(),
-                          rule.c_str(), cited ? policy->rules()[d.rule].citationText().c_str() : "",
-                          std::string(policy::nameOf(d.treatment)).c_str(), std::string(policy::nameOf(d.reason)).c_str(),
-                          basisName(policy, d.basis).c_str(), pattern->policyVersion, upload.c_str()});
+                                                                                     : "overseas",
+                          path.c_str(),
+                          f.signalId,
+                          policy::toString(d.tags).c_str(),
+                          categoryName(d.tags).c_str(),
+                          rule.c_str(),
+                          cited ? policy->rules()[d.rule].citationText().c_str() : "",
+                          std::string(policy::nameOf(d.treatment)).c_str(),
+                          std::string(policy::nameOf(d.reason)).c_str(),
+                          basisName(policy, d.basis).c_str(),
+                          pattern->policyVersion,
+                          upload.c_str()});
         }
       }
     }
@@ -238,10 +258,12 @@ QueryFilter queryFilter(const po::variables_map& vm, const AuditContents& conten
   filter.treatment = text("treatment");
   filter.signal = text("signal");
   if (const auto tag = text("tag")) {
-    for (auto value = static_cast<unsigned>(policy::Tag::MIN); value <= static_cast<unsigned>(policy::Tag::MAX); ++value) {
+    for (auto value = static_cast<unsigned>(policy::Tag::MIN); value <= static_cast<unsigned>(policy::Tag::MAX);
+         ++value) {
       if (policy::nameOf(static_cast<policy::Tag>(value)) == *tag) filter.tag = static_cast<policy::Tag>(value);
     }
-    if (!filter.tag) throw Failure{kExitUsage, "--tag " + *tag + ": no such tag (pi, sensitive_pi, geo, important_mapping, ...)"};
+    if (!filter.tag)
+      throw Failure{kExitUsage, "--tag " + *tag + ": no such tag (pi, sensitive_pi, geo, important_mapping, ...)"};
   }
   return filter;
 }
@@ -250,21 +272,21 @@ QueryFilter queryFilter(const po::variables_map& vm, const AuditContents& conten
 
 int runExplain(const std::vector<std::string>& args) {
   po::options_description options = reviewOptions("explain options", "rule ids, citations and basis names");
-  options.add_options()(
-      "vehicle", po::value<std::string>()->required(),
-      "the vehicle: its id (VIN) with --digest-key, or its digest in the log (32 hex digits)")(
+  options.add_options()("vehicle", po::value<std::string>()->required(),
+                        "the vehicle: its id (VIN) with --digest-key, or its digest in the log (32 hex digits)")(
       "source", po::value<std::string>()->required(), "the source ECU of the frame")(
       "seq", po::value<std::uint64_t>()->required(), "the frame's sequence counter")(
       "boot-epoch", po::value<std::uint32_t>(), "only this boot epoch (default: every epoch that used the counter)")(
       "endpoint", po::value<std::string>(), "only this endpoint (its name; default: every endpoint)")(
       "digest-key", po::value<std::string>(), "the gateway's digest key file (keys.digest_key): --vehicle is an id");
-  const auto vm = cli::parse(args, options, dbPosition(),
-                             "usage: cordon-audit explain DB --vehicle VIN --digest-key FILE --source S --seq N "
-                             "[--endpoint E] [--policy BUNDLE]\n"
-                             "       cordon-audit explain DB --vehicle DIGEST --source S --seq N [...]\n"
-                             "Every field of one frame for each endpoint: tags, rule, citation, treatment, reason and\n"
-                             "basis, and whether the upload was acknowledged. Run verify first: explain reads, it does\n"
-                             "not check. Exit status: 0 found, 1 no such frame in the log, 2 bad usage or unreadable input.");
+  const auto vm =
+      cli::parse(args, options, dbPosition(),
+                 "usage: cordon-audit explain DB --vehicle VIN --digest-key FILE --source S --seq N "
+                 "[--endpoint E] [--policy BUNDLE]\n"
+                 "       cordon-audit explain DB --vehicle DIGEST --source S --seq N [...]\n"
+                 "Every field of one frame for each endpoint: tags, rule, citation, treatment, reason and\n"
+                 "basis, and whether the upload was acknowledged. Run verify first: explain reads, it does\n"
+                 "not check. Exit status: 0 found, 1 no such frame in the log, 2 bad usage or unreadable input.");
   const AuditContents contents = readContents(vm["db"].as<std::string>());
   const PolicyByVersion policies = loadPolicies(vm, contents);
   const audit::Digest vehicle = vehicleDigest(vm, contents);
@@ -296,14 +318,16 @@ int runQuery(const std::vector<std::string>& args) {
       "endpoint", po::value<std::string>(), "an endpoint's name")("source", po::value<std::string>(), "a source ECU")(
       "tag", po::value<std::string>(), "fields carrying this tag (pi, sensitive_pi, geo, important_mapping, ...)")(
       "rule", po::value<std::string>(), "fields decided by this rule id (needs --policy), or 'rule #N'")(
-      "treatment", po::value<std::string>(), "pass, strip, block, generalise_location, pseudonymise, coarsen_time, mask_regions")(
+      "treatment", po::value<std::string>(),
+      "pass, strip, block, generalise_location, pseudonymise, coarsen_time, mask_regions")(
       "signal", po::value<std::string>(), "a signal path; a trailing * matches a prefix (Vehicle.CurrentLocation.*)")(
       "format", po::value<std::string>()->default_value("table"), "table, csv or json");
-  const auto vm = cli::parse(args, options, dbPosition(),
-                             "usage: cordon-audit query DB [filters] [--format table|csv|json] [--policy BUNDLE]...\n"
-                             "The field decisions that match every filter given: one row per run of frames (a source's\n"
-                             "consecutive frames judged alike, counters first..last) x endpoint x field. Run verify first.\n"
-                             "Exit status: 0 rows found, 1 no row matches, 2 bad usage or unreadable input.");
+  const auto vm =
+      cli::parse(args, options, dbPosition(),
+                 "usage: cordon-audit query DB [filters] [--format table|csv|json] [--policy BUNDLE]...\n"
+                 "The field decisions that match every filter given: one row per run of frames (a source's\n"
+                 "consecutive frames judged alike, counters first..last) x endpoint x field. Run verify first.\n"
+                 "Exit status: 0 rows found, 1 no row matches, 2 bad usage or unreadable input.");
   const std::string format = formatOption(vm, {"table", "csv", "json"});
   const AuditContents contents = readContents(vm["db"].as<std::string>());
   const PolicyByVersion policies = loadPolicies(vm, contents);

@@ -16,7 +16,9 @@ namespace cordon::tools::review {
 
 using audit::Stamped;
 
-std::string hex(std::span<const std::uint8_t> bytes) { return policy::toHex(bytes); }
+std::string hex(std::span<const std::uint8_t> bytes) {
+  return policy::toHex(bytes);
+}
 
 std::string utc(std::int64_t ns) {
   const std::int64_t seconds = ns >= 0 ? ns / 1'000'000'000 : (ns + 1) / 1'000'000'000 - 1;
@@ -77,14 +79,15 @@ PolicyByVersion loadPolicies(const po::variables_map& vm, const AuditContents& c
     const auto& p = *compiled.value();
     const Stamped<audit::PolicyLoadedBody>* load = contents.policyLoad(p.version());
     if (load == nullptr) {
-      throw Failure{kExitUsage, file + ": " + p.name() + " v" + std::to_string(p.version()) +
-                                    " was never loaded according to this log (no policy-loaded record of that version)"};
+      throw Failure{kExitUsage,
+                    file + ": " + p.name() + " v" + std::to_string(p.version()) +
+                        " was never loaded according to this log (no policy-loaded record of that version)"};
     }
     const std::span<const std::uint8_t> hash(p.policyHash());
     if (!std::equal(hash.begin(), hash.end(), load->body.policyHash.begin(), load->body.policyHash.end())) {
       throw Failure{kExitUsage, file + ": policy hash " + p.policyHashHex() + ", but the log recorded " +
-                                    hex(load->body.policyHash) + " for v" + std::to_string(p.version()) +
-                                    " (record " + std::to_string(load->seq) + "): not the policy the gateway ran"};
+                                    hex(load->body.policyHash) + " for v" + std::to_string(p.version()) + " (record " +
+                                    std::to_string(load->seq) + "): not the policy the gateway ran"};
     }
     policies[p.version()] = compiled.value();
   }
@@ -120,7 +123,8 @@ audit::Digest vehicleDigest(const po::variables_map& vm, const AuditContents& co
   const std::string vehicle = vm["vehicle"].as<std::string>();
   if (!vm.count("digest-key")) {
     audit::Digest digest{};
-    if (vehicle.size() != 2 * digest.size() || vehicle.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    if (vehicle.size() != 2 * digest.size() ||
+        vehicle.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
       throw Failure{kExitUsage, "--vehicle " + vehicle +
                                     ": give the vehicle's digest (32 hex digits), or its id with --digest-key FILE"};
     }
@@ -135,11 +139,11 @@ audit::Digest vehicleDigest(const po::variables_map& vm, const AuditContents& co
   // The genesis record names the epoch that keyed this log's digests.
   const std::uint32_t epoch = contents.genesis ? contents.genesis->digestKeyEpoch : ring.value().epochs().back();
   const auto key = ring.value().key(epoch);
-  if (key.empty()) throw Failure{kExitUsage, file + ": no key of epoch " + std::to_string(epoch) + ", which keyed this log"};
+  if (key.empty())
+    throw Failure{kExitUsage, file + ": no key of epoch " + std::to_string(epoch) + ", which keyed this log"};
   const std::span<const std::uint8_t> id(reinterpret_cast<const std::uint8_t*>(vehicle.data()), vehicle.size());
   return audit::keyedDigest(key, "vehicle", id);
 }
-
 
 std::string categoryName(policy::TagSet tags) {
   return tags.empty() ? "unclassified" : std::string(policy::nameOf(policy::primaryCategory(tags)));
@@ -152,7 +156,8 @@ namespace cordon::tools {
 std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(file, error)) {
-    throw cli::Failure{cli::kExitUsage, file + ": no such file (give the audit log: the gateway's outbox.path, or a copy)"};
+    throw cli::Failure{cli::kExitUsage,
+                       file + ": no such file (give the audit log: the gateway's outbox.path, or a copy)"};
   }
   // Without a -wal file beside it the file is the whole database (a copy, an archive,
   // a cleanly stopped gateway): opened immutable, so nothing is created next to it. With
@@ -167,16 +172,17 @@ std::unique_ptr<storage::Database> openLogReadOnly(const std::string& file) {
   auto db = storage::Database::open(file, options);
   if (!db) {
     const bool locked = db.error().message.find("locked") != std::string::npos;
-    throw cli::Failure{cli::kExitUsage,
-                  db.error().message + (locked ? " (locked by a writer: copy it with sqlite3 DB \".backup copy.db\")" : "")};
+    throw cli::Failure{
+        cli::kExitUsage,
+        db.error().message + (locked ? " (locked by a writer: copy it with sqlite3 DB \".backup copy.db\")" : "")};
   }
-  auto probe = db.value()->prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit_records'");
+  auto probe =
+      db.value()->prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit_records'");
   if (!probe) throw cli::Failure{cli::kExitUsage, file + ": " + probe.error().message};
   auto row = probe->step();
   if (!row) throw cli::Failure{cli::kExitUsage, file + ": " + row.error().message};
   if (probe->int64(0) == 0) throw cli::Failure{cli::kExitUsage, file + ": not an audit log (no audit_records table)"};
   return std::move(db.value());
 }
-
 
 }  // namespace cordon::tools

@@ -38,8 +38,8 @@ audit::AuditContents readContents(const std::string& file);
 
 std::string endpointName(const audit::AuditContents& contents, std::uint32_t index);
 std::string describeEndpoint(const audit::EndpointBody& e);  // "eu-cloud (DE, overseas)"
-std::string signalName(std::uint32_t id);                   // the registry path
-std::string categoryName(policy::TagSet tags);              // primary category, or "unclassified"
+std::string signalName(std::uint32_t id);                    // the registry path
+std::string categoryName(policy::TagSet tags);               // primary category, or "unclassified"
 
 // The options every review command takes: the log (also as the first positional) and
 // --policy BUNDLE..., described by what the bundle gives that command.

@@ -15,7 +15,6 @@ namespace {
 
 using audit::Stamped;
 
-
 void printSection(const Section& section) {
   std::cout << section.title << '\n';
   if (section.table.empty()) {
@@ -28,7 +27,8 @@ void printSection(const Section& section) {
 
 bool exportsPersonalInformation(const std::vector<audit::FieldDecision>& fields) {
   return std::any_of(fields.begin(), fields.end(), [](const audit::FieldDecision& f) {
-    return f.decision.exported() && (f.decision.tags.has(policy::Tag::pi) || f.decision.tags.has(policy::Tag::sensitive_pi));
+    return f.decision.exported() &&
+           (f.decision.tags.has(policy::Tag::pi) || f.decision.tags.has(policy::Tag::sensitive_pi));
   });
 }
 
@@ -70,13 +70,20 @@ namespace {
 void addPolicies(Sections& out, const AuditContents& contents) {
   std::map<std::uint64_t, std::vector<std::string>> events;  // by record, loads and refusals interleaved
   for (const auto& load : contents.policyLoads) {
-    events[load.seq] = {std::to_string(load.seq), utc(load.atNs), "loaded",
-                        load.body.name + " v" + std::to_string(load.body.version), hex(load.body.policyHash).substr(0, 16),
+    events[load.seq] = {std::to_string(load.seq),
+                        utc(load.atNs),
+                        "loaded",
+                        load.body.name + " v" + std::to_string(load.body.version),
+                        hex(load.body.policyHash).substr(0, 16),
                         policy::formatUtc(load.body.validUntil)};
   }
   for (const auto& refusal : contents.policyRefusals) {
-    events[refusal.seq] = {std::to_string(refusal.seq), utc(refusal.atNs), "refused", refusal.body.reason,
-                           "bundle digest " + hex(refusal.body.bundle), ""};
+    events[refusal.seq] = {std::to_string(refusal.seq),
+                           utc(refusal.atNs),
+                           "refused",
+                           refusal.body.reason,
+                           "bundle digest " + hex(refusal.body.bundle),
+                           ""};
   }
   Table table({"record", "at", "event", "policy", "hash", "valid until"});
   for (auto& [seq, row] : events) table.add(std::move(row));
@@ -89,7 +96,8 @@ void addDecisions(Sections& out, const AuditContents& contents, const Tally& t) 
     table.add({endpointName(contents, key.endpoint), key.category, std::string(policy::nameOf(key.treatment)),
                std::to_string(count)});
   }
-  out.push_back({"field decisions per endpoint x category x treatment (a field of a frame for an endpoint)", std::move(table), ""});
+  out.push_back({"field decisions per endpoint x category x treatment (a field of a frame for an endpoint)",
+                 std::move(table), ""});
 }
 
 void addBases(Sections& out, const AuditContents& contents, const Tally& t, const PolicyByVersion& policies) {
@@ -130,7 +138,8 @@ void addUploads(Sections& out, const AuditContents& contents) {
                e.jurisdiction == policy::Jurisdiction::Domestic ? "domestic" : "overseas", std::to_string(queued),
                "outbox id " + std::to_string(acknowledged), std::to_string(evicted)});
   }
-  out.push_back({"endpoints and uploads (queued and evicted: outbox entries; acknowledged: the watermark)", std::move(table), ""});
+  out.push_back({"endpoints and uploads (queued and evicted: outbox entries; acknowledged: the watermark)",
+                 std::move(table), ""});
 }
 
 void addIncidents(Sections& out, const AuditContents& contents) {
@@ -165,9 +174,10 @@ void addSubjects(Sections& out, const AuditContents& contents, const Tally& t) {
     exported.add({endpointName(contents, endpoint), std::to_string(subjects.size())});
     all.insert(subjects.begin(), subjects.end());
   }
-  out.push_back({"distinct data subjects (vehicles) whose personal information was queued for an overseas endpoint, "
-                 "according to this log only: not a fleet-wide count",
-                 std::move(exported), "this log's count: " + std::to_string(all.size())});
+  out.push_back(
+      {"distinct data subjects (vehicles) whose personal information was queued for an overseas endpoint, "
+       "according to this log only: not a fleet-wide count",
+       std::move(exported), "this log's count: " + std::to_string(all.size())});
 }
 
 }  // namespace
@@ -197,11 +207,11 @@ int runSummary(const std::vector<std::string>& args) {
   const AuditContents contents = readContents(vm["db"].as<std::string>());
   const PolicyByVersion policies = loadPolicies(vm, contents);
   const Tally t = tally(contents);
-  std::cout << "audit log " << vm["db"].as<std::string>() << ": records " << contents.firstSeq << "-" << contents.lastSeq
-            << ", written " << utc(contents.firstAtNs) << " to " << utc(contents.lastAtNs) << '\n';
+  std::cout << "audit log " << vm["db"].as<std::string>() << ": records " << contents.firstSeq << "-"
+            << contents.lastSeq << ", written " << utc(contents.firstAtNs) << " to " << utc(contents.lastAtNs) << '\n';
   if (contents.genesis) {
-    std::cout << "device key " << contents.genesis->deviceKeyId << ", digest key epoch " << contents.genesis->digestKeyEpoch
-              << '\n';
+    std::cout << "device key " << contents.genesis->deviceKeyId << ", digest key epoch "
+              << contents.genesis->digestKeyEpoch << '\n';
   }
   for (const auto& start : contents.starts) {
     std::cout << "started " << utc(start.atNs) << " (record " << start.seq << "): " << start.body << '\n';

@@ -66,7 +66,8 @@ TEST(AuditReport, RendersInChromiumWithTablesChartAndMap) {
   EXPECT_EQ(page.find("url("), std::string::npos);
 
   const ToolRun dom = cordon::test::runTool(
-      kChromium, {"--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + report.string()}, dir.path());
+      kChromium, {"--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + report.string()},
+      dir.path());
   ASSERT_EQ(dom.exit, 0) << dom;
   EXPECT_NE(dom.out.find("<svg id=\"chart\""), std::string::npos) << "the decisions chart";
   EXPECT_GT(count(dom.out, "class=\"bar\""), 0u) << "bars in the chart";
@@ -83,9 +84,9 @@ TEST(AuditReport, RendersInChromiumWithTablesChartAndMap) {
 
   const fs::path shot = dir / "report.png";
   const ToolRun screenshot =
-      cordon::test::runTool(kChromium, {"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                                        "--window-size=1280,2400", "--screenshot=" + shot.string(),
-                                        "file://" + report.string()},
+      cordon::test::runTool(kChromium,
+                            {"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                             "--window-size=1280,2400", "--screenshot=" + shot.string(), "file://" + report.string()},
                             dir.path());
   ASSERT_EQ(screenshot.exit, 0) << screenshot;
   const std::string png = readFile(shot);
@@ -114,9 +115,9 @@ TEST(AuditReport, NeedsThePolicyAndSaysWhatTheLogCannotShow) {
   EXPECT_NE(page.find("cannot be derived from the log alone"), std::string::npos);
   EXPECT_EQ(count(page, "class=\"cell\""), 0u);
   EXPECT_GT(count(page, "class=\"geofence\""), 0u);
-  const ToolRun badTrack = cordon::test::runTool(kTool, {"report", log.db_path().string(), "--policy",
-                                                         log.bundle().string(), "-o", report.string(), "--track",
-                                                         dir.write("bad.jsonl", "not json\n").string()});
+  const ToolRun badTrack =
+      cordon::test::runTool(kTool, {"report", log.db_path().string(), "--policy", log.bundle().string(), "-o",
+                                    report.string(), "--track", dir.write("bad.jsonl", "not json\n").string()});
   EXPECT_EQ(badTrack.exit, 2) << badTrack;
   EXPECT_NE(badTrack.err.find("bad.jsonl:1"), std::string::npos) << badTrack;
 }

@@ -162,9 +162,9 @@ std::vector<std::string> lines(const std::string& text) {
 
 TEST_F(AuditReviewCli, QueryFiltersAndFormats) {
   // Vehicle A's position fields sent overseas: 6 telematics runs x 2 position fields.
-  const ToolRun csv = run({"query", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--endpoint",
-                           "eu-cloud", "--signal", "Vehicle.CurrentLocation.*", "--format", "csv", "--policy",
-                           log_.bundle().string()});
+  const ToolRun csv =
+      run({"query", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--endpoint", "eu-cloud", "--signal",
+           "Vehicle.CurrentLocation.*", "--format", "csv", "--policy", log_.bundle().string()});
   ASSERT_EQ(csv.exit, 0) << csv;
   const auto rows = lines(csv.out);
   ASSERT_EQ(rows.size(), 1u + 6 * 2) << csv;
@@ -175,9 +175,9 @@ TEST_F(AuditReviewCli, QueryFiltersAndFormats) {
     EXPECT_NE(rows[i].find(",AutoProv-2021 Art. 3; "), std::string::npos) << "the citation: " << rows[i];
   }
   // Inside the geofence (batch 3) those were blocked: one run, two fields.
-  const ToolRun blocked = run({"query", "--endpoint", "eu-cloud", "--treatment", "block", "--tag",
-                               "important_sensitive_area", "--rule", "gnss-position", "--policy",
-                               log_.bundle().string(), "--format", "json"});
+  const ToolRun blocked =
+      run({"query", "--endpoint", "eu-cloud", "--treatment", "block", "--tag", "important_sensitive_area", "--rule",
+           "gnss-position", "--policy", log_.bundle().string(), "--format", "json"});
   ASSERT_EQ(blocked.exit, 0) << blocked;
   const auto json = boost::json::parse(blocked.out).as_array();
   ASSERT_EQ(json.size(), 2u * 2) << blocked.out << "(vehicle A's run and vehicle B's run of batch 3)";
@@ -191,7 +191,8 @@ TEST_F(AuditReviewCli, QueryFiltersAndFormats) {
   ASSERT_EQ(early.exit, 0) << early;
   const boost::json::value earlyRows = boost::json::parse(early.out);
   ASSERT_FALSE(earlyRows.as_array().empty()) << early.out;
-  for (const auto& row : earlyRows.as_array()) EXPECT_EQ(row.at("record"), 8) << "the first batch's record\n" << early.out;
+  for (const auto& row : earlyRows.as_array())
+    EXPECT_EQ(row.at("record"), 8) << "the first batch's record\n" << early.out;
   const ToolRun table = run({"query", "--source", "body", "--signal", "Vehicle.VehicleIdentification.VIN"});
   ASSERT_EQ(table.exit, 0) << table;
   EXPECT_EQ(lines(table.out).size(), 1u + 6 * 2) << table;

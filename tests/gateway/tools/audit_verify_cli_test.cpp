@@ -33,8 +33,9 @@ class AuditVerifyCli : public AuditLogTest {
     // What the archive holds: an anchor at every signed head (the archive keeps one per
     // segment end and per head received).
     std::string anchors;
-    auto sigs = db_->prepare("SELECT s.seq, r.link FROM audit_signatures s JOIN audit_records r USING(seq) ORDER BY seq")
-                    .value();
+    auto sigs =
+        db_->prepare("SELECT s.seq, r.link FROM audit_signatures s JOIN audit_records r USING(seq) ORDER BY seq")
+            .value();
     for (auto row = sigs.step(); row && row.value(); row = sigs.step()) {
       anchors += std::to_string(sigs.int64(0)) + " " + policy::toHex(sigs.blob(1)) + "\n";
     }
@@ -88,7 +89,8 @@ TEST_F(AuditVerifyCli, AnUntouchedLogIsIntact) {
 }
 
 TEST_F(AuditVerifyCli, TheDeviceKeyOptionStillWorksAndOneKeyIsRequired) {
-  ToolRun run = cordon::test::runTool(kTool, {"verify", (dir_ / "audit.db").string(), "--device-key", pubkey_.string()});
+  ToolRun run =
+      cordon::test::runTool(kTool, {"verify", (dir_ / "audit.db").string(), "--device-key", pubkey_.string()});
   EXPECT_EQ(run.exit, 0) << run;
   run = cordon::test::runTool(kTool, {"verify", (dir_ / "audit.db").string()});
   EXPECT_EQ(run.exit, 2) << run;
@@ -177,8 +179,7 @@ TEST_F(AuditVerifyCli, ARecomputedLogReSignedWithTheDeviceKeyIsNamedByTheAnchors
   const ToolRun alone = verifyCli();
   EXPECT_EQ(alone.exit, 0) << "without anchors a re-signed log is consistent\n" << alone;
   const auto first = signatureBefore(target + 1) + 1;
-  expectNamed(verifyCli({"--anchors", anchors_.string()}), first, kindAt(first),
-              "the log was rewritten");
+  expectNamed(verifyCli({"--anchors", anchors_.string()}), first, kindAt(first), "the log was rewritten");
 }
 
 TEST_F(AuditVerifyCli, ABadSignatureIsNamed) {
@@ -186,8 +187,7 @@ TEST_F(AuditVerifyCli, ABadSignatureIsNamed) {
   sql("UPDATE audit_signatures SET signature = CAST(x'00' || substr(signature, 2) AS BLOB) WHERE seq = " +
       std::to_string(signedSeq));
   const auto first = signatureBefore(signedSeq) + 1;
-  expectNamed(verifyCli(), first, kindAt(first),
-              "to " + std::to_string(signedSeq) + " does not verify");
+  expectNamed(verifyCli(), first, kindAt(first), "to " + std::to_string(signedSeq) + " does not verify");
 }
 
 TEST_F(AuditVerifyCli, VerifyingChangesNothing) {

@@ -146,7 +146,8 @@ inline void ReviewLog::writeRecords(storage::Database& db, AuditLog& log) {
       const std::int64_t t = kStartNs + b * 10'000'000'000LL;
       batch.runs.push_back({0, 0, 1, static_cast<std::uint64_t>(b) * 10, 10, located, t, t + 9'000'000'000LL});
       batch.runs.push_back({0, 1, 1, static_cast<std::uint64_t>(b) * 2, 2, plain, t, t + 5'000'000'000LL});
-      if (b % 2 == 1) batch.runs.push_back({1, 0, 4, static_cast<std::uint64_t>(b) * 5, 5, located, t, t + 4'000'000'000LL});
+      if (b % 2 == 1)
+        batch.runs.push_back({1, 0, 4, static_cast<std::uint64_t>(b) * 5, 5, located, t, t + 4'000'000'000LL});
       const std::uint32_t frames = b % 2 == 1 ? 17 : 12;
       batch.inputDigest = log.digest("input", "frames " + std::to_string(b));
       batch.outputDigests = {{domestic_, log.digest("output", "d" + std::to_string(b))},
