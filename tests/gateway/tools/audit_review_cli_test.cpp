@@ -229,5 +229,38 @@ TEST_F(AuditReviewCli, ExportWritesEveryDecision) {
   EXPECT_EQ(missing.exit, 2) << missing;
 }
 
+TEST_F(AuditReviewCli, EveryCommandHasHelpAndRefusesUnusableFiles) {
+  const fs::path corrupt = dir_.write("corrupt.db", std::string(4096, 'x'));
+  {
+    auto foreign = storage::Database::open(dir_ / "foreign.db").value();
+    ASSERT_TRUE(foreign->exec("CREATE TABLE t(x)").ok());
+  }
+  const std::string vehicle = log_.vehicleDigestHex(kVinA);
+  const std::vector<std::vector<std::string>> commands = {
+      {"verify", "--pubkey", log_.pubkey().string()},
+      {"explain", "--vehicle", vehicle, "--source", "telematics", "--seq", "1"},
+      {"summary"},
+      {"query"},
+      {"export", "--format", "csv"},
+      {"report", "--policy", log_.bundle().string(), "-o", (dir_ / "r.html").string()}};
+  for (const auto& command : commands) {
+    const ToolRun help = cordon::test::runTool(kTool, {command[0], "--help"});
+    EXPECT_EQ(help.exit, 0) << help;
+    EXPECT_NE(help.out.find("usage: cordon-audit " + command[0]), std::string::npos) << help;
+    const auto withFile = [&](const fs::path& file) {
+      std::vector<std::string> args = command;
+      args.insert(args.begin() + 1, file.string());
+      return cordon::test::runTool(kTool, args);
+    };
+    for (const auto& [file, message] :
+         {std::pair{dir_ / "missing.db", "no such file"}, std::pair{corrupt, "not a usable SQLite database"},
+          std::pair{dir_ / "foreign.db", "not an audit log"}}) {
+      const ToolRun run = withFile(file);
+      EXPECT_EQ(run.exit, 2) << command[0] << " " << file << "\n" << run;
+      EXPECT_NE(run.err.find(message), std::string::npos) << command[0] << "\n" << run;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cordon::audit::test

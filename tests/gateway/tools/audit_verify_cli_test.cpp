@@ -209,6 +209,20 @@ TEST_F(AuditVerifyCli, VerifyingChangesNothing) {
   EXPECT_EQ(listing(), filesBefore) << "verify left files behind";
 }
 
+TEST_F(AuditVerifyCli, VerifiesWhileTheGatewayWrites) {
+  // The gateway's transaction is open (records appended, not committed): a reader sees the
+  // committed log through the WAL, is not blocked, and does not block the writer.
+  const auto committed = log_->headSeq();
+  auto tx = storage::Transaction::begin(*db_).value();
+  ASSERT_TRUE(log_->started("still running").ok());
+  ASSERT_TRUE(log_->sign().ok());
+  ASSERT_TRUE(fs::exists(dir_ / "audit.db-wal"));
+  const ToolRun run = verifyCli({"--anchors", anchors_.string()});
+  EXPECT_EQ(run.exit, 0) << run;
+  EXPECT_EQ(run.out.rfind("intact: " + std::to_string(committed) + " records", 0), 0u) << run;
+  ASSERT_TRUE(tx.commit().ok()) << "the reader must not have blocked the writer";
+}
+
 TEST_F(AuditVerifyCli, UnusableInputIsAClearError) {
   const auto expectUsage = [](const ToolRun& run, std::string_view message) {
     EXPECT_EQ(run.exit, 2) << run;
