@@ -114,9 +114,12 @@ void addBases(Sections& out, const AuditContents& contents, const Tally& t, cons
       until = policy::formatUtc(basis.validUntil);
     }
     std::string endpoints;
-    for (std::uint32_t e : used.second) endpoints += (endpoints.empty() ? "" : ",") + endpointName(contents, e);
-    table.add({"v" + std::to_string(key.first), basisName(policy, key.second), kind, until, std::to_string(used.first),
-               endpoints});
+    for (std::uint32_t e : used.second) {
+      if (!endpoints.empty()) endpoints += ',';
+      endpoints += endpointName(contents, e);
+    }
+    table.add({std::string("v").append(std::to_string(key.first)), basisName(policy, key.second), kind, until,
+               std::to_string(used.first), endpoints});
   }
   out.push_back({"legal bases used for exports, and their expiry", std::move(table), ""});
 }
