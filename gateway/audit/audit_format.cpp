@@ -260,7 +260,8 @@ std::vector<std::uint8_t> FrameBatch::encode() const {
     w.varint(run.count);
     w.varint(run.pattern);
     w.svarint(run.firstCaptureNs);
-    w.varint(static_cast<std::uint64_t>(run.lastCaptureNs - run.firstCaptureNs));
+    // Modular, in unsigned arithmetic: a hostile log may hold any pair (no signed overflow).
+    w.varint(static_cast<std::uint64_t>(run.lastCaptureNs) - static_cast<std::uint64_t>(run.firstCaptureNs));
   }
   w.raw(inputDigest);
   w.varint(outputDigests.size());
@@ -312,7 +313,7 @@ Result<FrameBatch> FrameBatch::decode(std::span<const std::uint8_t> bytes) {
     }
     b.runs.push_back({static_cast<std::uint32_t>(*vehicle), static_cast<std::uint32_t>(*source),
                       static_cast<std::uint32_t>(*epoch), *first, static_cast<std::uint32_t>(*count), *pattern,
-                      *firstCapture, *firstCapture + static_cast<std::int64_t>(*span)});
+                      *firstCapture, static_cast<std::int64_t>(static_cast<std::uint64_t>(*firstCapture) + *span)});
   }
   if (!digestFrom(b.inputDigest)) return malformed("batch input digest");
   auto outputs = r.varint();
