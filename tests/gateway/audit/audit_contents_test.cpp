@@ -95,5 +95,15 @@ TEST(AuditFormat, RecordBodiesRoundTrip) {
   EXPECT_FALSE(EvictedBody::decode(longer).ok()) << "trailing bytes";
 }
 
+TEST(AuditFormat, ACaptureSpanPastInt64RoundTripsWithoutOverflow) {
+  // fuzz/regressions/audit_records/batch-capture-span-overflow: decoding computed
+  // first + span in signed arithmetic (UB under UBSan).
+  FrameBatch b;
+  b.vehicles = {Digest{}};
+  b.sources = {"t"};
+  b.runs = {{0, 0, 0, 0, 1, 1, INT64_MAX, INT64_MIN + 9}};
+  EXPECT_EQ(FrameBatch::decode(b.encode()).value(), b);
+}
+
 }  // namespace
 }  // namespace cordon::audit
