@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <cstring>
+#include <limits>
 
 namespace cordon::audit {
 namespace {
@@ -259,7 +260,8 @@ std::vector<std::uint8_t> FrameBatch::encode() const {
     w.varint(run.count);
     w.varint(run.pattern);
     w.svarint(run.firstCaptureNs);
-    w.varint(static_cast<std::uint64_t>(run.lastCaptureNs - run.firstCaptureNs));
+    // Modular, in unsigned arithmetic: a hostile log may hold any pair (no signed overflow).
+    w.varint(static_cast<std::uint64_t>(run.lastCaptureNs) - static_cast<std::uint64_t>(run.firstCaptureNs));
   }
   w.raw(inputDigest);
   w.varint(outputDigests.size());
@@ -311,7 +313,7 @@ Result<FrameBatch> FrameBatch::decode(std::span<const std::uint8_t> bytes) {
     }
     b.runs.push_back({static_cast<std::uint32_t>(*vehicle), static_cast<std::uint32_t>(*source),
                       static_cast<std::uint32_t>(*epoch), *first, static_cast<std::uint32_t>(*count), *pattern,
-                      *firstCapture, *firstCapture + static_cast<std::int64_t>(*span)});
+                      *firstCapture, static_cast<std::int64_t>(static_cast<std::uint64_t>(*firstCapture) + *span)});
   }
   if (!digestFrom(b.inputDigest)) return malformed("batch input digest");
   auto outputs = r.varint();
@@ -331,6 +333,223 @@ Result<FrameBatch> FrameBatch::decode(std::span<const std::uint8_t> bytes) {
   }
   if (!r.done()) return malformed("batch (trailing bytes)");
   return b;
+}
+
+namespace {
+
+bool readDigest(ByteReader& r, Digest& out) {
+  auto raw = r.raw(kDigestBytes);
+  if (!raw) return false;
+  std::memcpy(out.data(), raw->data(), kDigestBytes);
+  return true;
+}
+
+// Narrows a decoded varint; false when it does not fit (not something we wrote).
+template <class T>
+bool narrow(const std::optional<std::uint64_t>& v, T& out) {
+  if (!v || *v > std::numeric_limits<T>::max()) return false;
+  out = static_cast<T>(*v);
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> GenesisBody::encode() const {
+  ByteWriter w;
+  w.varint(format);
+  w.text(deviceKeyId);
+  w.varint(digestKeyEpoch);
+  return w.take();
+}
+
+Result<GenesisBody> GenesisBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  GenesisBody b;
+  auto format = r.varint();
+  auto keyId = r.text();
+  if (!format || !keyId || !narrow(r.varint(), b.digestKeyEpoch) || !r.done()) return malformed("genesis record");
+  b.format = *format;
+  b.deviceKeyId = std::move(*keyId);
+  return b;
+}
+
+std::vector<std::uint8_t> EndpointBody::encode() const {
+  ByteWriter w;
+  w.varint(index);
+  w.text(name);
+  w.text(country);
+  w.u8(static_cast<std::uint8_t>(jurisdiction));
+  return w.take();
+}
+
+Result<EndpointBody> EndpointBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  EndpointBody b;
+  const bool indexOk = narrow(r.varint(), b.index);
+  auto name = r.text();
+  auto country = r.text();
+  auto jurisdiction = r.u8();
+  if (!indexOk || !name || !country || !jurisdiction || *jurisdiction > 1 || !r.done()) {
+    return malformed("endpoint record");
+  }
+  b.name = std::move(*name);
+  b.country = std::move(*country);
+  b.jurisdiction = static_cast<policy::Jurisdiction>(*jurisdiction);
+  return b;
+}
+
+std::vector<std::uint8_t> PolicyLoadedBody::encode() const {
+  ByteWriter w;
+  w.text(name);
+  w.varint(version);
+  w.bytes(policyHash);
+  w.svarint(validUntil);
+  return w.take();
+}
+
+Result<PolicyLoadedBody> PolicyLoadedBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  PolicyLoadedBody b;
+  auto name = r.text();
+  auto version = r.varint();
+  auto hash = r.bytes();
+  auto validUntil = r.svarint();
+  if (!name || !version || !hash || !validUntil || !r.done()) return malformed("policy-loaded record");
+  b.name = std::move(*name);
+  b.version = *version;
+  b.policyHash.assign(hash->begin(), hash->end());
+  b.validUntil = *validUntil;
+  return b;
+}
+
+std::vector<std::uint8_t> PolicyRefusedBody::encode() const {
+  ByteWriter w;
+  w.raw(bundle);
+  w.text(reason);
+  return w.take();
+}
+
+Result<PolicyRefusedBody> PolicyRefusedBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  PolicyRefusedBody b;
+  const bool digestOk = readDigest(r, b.bundle);
+  auto reason = r.text();
+  if (!digestOk || !reason || !r.done()) return malformed("policy-refused record");
+  b.reason = std::move(*reason);
+  return b;
+}
+
+std::vector<std::uint8_t> FramesRejectedBody::encode() const {
+  ByteWriter w;
+  w.text(source);
+  w.text(reason);
+  w.varint(count);
+  w.raw(firstRejected);
+  return w.take();
+}
+
+Result<FramesRejectedBody> FramesRejectedBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  FramesRejectedBody b;
+  auto source = r.text();
+  auto reason = r.text();
+  auto count = r.varint();
+  if (!source || !reason || !count || !readDigest(r, b.firstRejected) || !r.done()) {
+    return malformed("frames-rejected record");
+  }
+  b.source = std::move(*source);
+  b.reason = std::move(*reason);
+  b.count = *count;
+  return b;
+}
+
+std::vector<std::uint8_t> SequenceGapBody::encode() const {
+  ByteWriter w;
+  w.raw(vehicle);
+  w.text(source);
+  w.varint(bootEpoch);
+  w.varint(firstMissing);
+  w.varint(lastMissing);
+  return w.take();
+}
+
+Result<SequenceGapBody> SequenceGapBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  SequenceGapBody b;
+  const bool digestOk = readDigest(r, b.vehicle);
+  auto source = r.text();
+  const bool epochOk = narrow(r.varint(), b.bootEpoch);
+  auto first = r.varint();
+  auto last = r.varint();
+  if (!digestOk || !source || !epochOk || !first || !last || !r.done()) return malformed("sequence-gap record");
+  b.source = std::move(*source);
+  b.firstMissing = *first;
+  b.lastMissing = *last;
+  return b;
+}
+
+std::vector<std::uint8_t> EvictedBody::encode() const {
+  ByteWriter w;
+  w.varint(endpoint);
+  w.varint(count);
+  w.varint(firstOutboxId);
+  w.varint(lastOutboxId);
+  return w.take();
+}
+
+Result<EvictedBody> EvictedBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  EvictedBody b;
+  const bool endpointOk = narrow(r.varint(), b.endpoint);
+  auto count = r.varint();
+  auto first = r.varint();
+  auto last = r.varint();
+  if (!endpointOk || !count || !first || !last || !r.done()) return malformed("evicted record");
+  b.count = *count;
+  b.firstOutboxId = *first;
+  b.lastOutboxId = *last;
+  return b;
+}
+
+std::vector<std::uint8_t> AcknowledgedBody::encode() const {
+  ByteWriter w;
+  w.varint(watermarks.size());
+  for (const auto& [endpoint, through] : watermarks) {
+    w.varint(endpoint);
+    w.varint(through);
+  }
+  return w.take();
+}
+
+Result<AcknowledgedBody> AcknowledgedBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  AcknowledgedBody b;
+  auto n = r.varint();
+  if (!n || *n > 1'000'000) return malformed("acknowledged record");
+  for (std::uint64_t i = 0; i < *n; ++i) {
+    std::uint32_t endpoint = 0;
+    const bool endpointOk = narrow(r.varint(), endpoint);
+    auto through = r.varint();
+    if (!endpointOk || !through) return malformed("acknowledged record");
+    b.watermarks.emplace_back(endpoint, *through);
+  }
+  if (!r.done()) return malformed("acknowledged record (trailing bytes)");
+  return b;
+}
+
+Digest keyedDigest(std::span<const std::uint8_t> key, std::string_view domain, std::span<const std::uint8_t> value) {
+  std::vector<std::uint8_t> message;
+  message.reserve(domain.size() + 1 + value.size());
+  message.insert(message.end(), domain.begin(), domain.end());
+  message.push_back(0);
+  message.insert(message.end(), value.begin(), value.end());
+  std::array<std::uint8_t, 32> mac{};
+  std::size_t size = 0;
+  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), message.data(), message.size(),
+            mac.data(), mac.size(), &size);
+  Digest out{};
+  std::memcpy(out.data(), mac.data(), kDigestBytes);
+  return out;
 }
 
 }  // namespace cordon::audit

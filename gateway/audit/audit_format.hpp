@@ -148,4 +148,79 @@ struct FrameBatch {
   friend bool operator==(const FrameBatch&, const FrameBatch&) = default;
 };
 
+// The bodies of the small records (docs/audit.md, "Record bodies"): AuditLog writes them
+// with encode(), the verifier and the review tools read them with decode().
+struct GenesisBody {
+  std::uint64_t format = kFormatVersion;
+  std::string deviceKeyId;
+  std::uint32_t digestKeyEpoch = 1;
+  std::vector<std::uint8_t> encode() const;
+  static Result<GenesisBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+struct EndpointBody {
+  std::uint32_t index = 0;
+  std::string name;
+  std::string country;
+  policy::Jurisdiction jurisdiction = policy::Jurisdiction::Overseas;
+  std::vector<std::uint8_t> encode() const;
+  static Result<EndpointBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+struct PolicyLoadedBody {
+  std::string name;
+  std::uint64_t version = 0;
+  std::vector<std::uint8_t> policyHash;
+  std::int64_t validUntil = 0;  // Unix s
+  std::vector<std::uint8_t> encode() const;
+  static Result<PolicyLoadedBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+struct PolicyRefusedBody {
+  Digest bundle{};  // keyed digest of the refused bundle's bytes
+  std::string reason;
+  std::vector<std::uint8_t> encode() const;
+  static Result<PolicyRefusedBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+struct FramesRejectedBody {
+  std::string source;
+  std::string reason;
+  std::uint64_t count = 0;
+  Digest firstRejected{};
+  std::vector<std::uint8_t> encode() const;
+  static Result<FramesRejectedBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+struct SequenceGapBody {
+  Digest vehicle{};
+  std::string source;
+  std::uint32_t bootEpoch = 0;
+  std::uint64_t firstMissing = 0;
+  std::uint64_t lastMissing = 0;
+  std::vector<std::uint8_t> encode() const;
+  static Result<SequenceGapBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+struct EvictedBody {
+  std::uint32_t endpoint = 0;
+  std::uint64_t count = 0;
+  std::uint64_t firstOutboxId = 0;
+  std::uint64_t lastOutboxId = 0;
+  std::vector<std::uint8_t> encode() const;
+  static Result<EvictedBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+// Per endpoint index, the outbox id acknowledged through (a watermark).
+struct AcknowledgedBody {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> watermarks;
+  std::vector<std::uint8_t> encode() const;
+  static Result<AcknowledgedBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+// A keyed digest (docs/audit.md, "Digests"): HMAC-SHA256(key, domain || 0x00 || value),
+// its first 16 bytes. AuditLog keys its digests with it; a reviewer holding the digest
+// key computes a vehicle's digest with it to find that vehicle's records.
+Digest keyedDigest(std::span<const std::uint8_t> key, std::string_view domain, std::span<const std::uint8_t> value);
+
 }  // namespace cordon::audit

@@ -32,11 +32,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(storage::Database& db, AuditKey
     // A new log: the genesis record names the device key and the digest key epoch.
     auto tx = storage::Transaction::begin(db);
     if (!tx) return tx.error();
-    ByteWriter body;
-    body.varint(kFormatVersion);
-    body.text(log->keys_.deviceKey->keyId());
-    body.varint(log->keys_.digestKeyEpoch);
-    if (Status s = log->append(RecordKind::Genesis, body.data()); !s) return Error{"audit: " + s.message()};
+    GenesisBody genesis;
+    genesis.deviceKeyId = log->keys_.deviceKey->keyId();
+    genesis.digestKeyEpoch = log->keys_.digestKeyEpoch;
+    if (Status s = log->append(RecordKind::Genesis, genesis.encode()); !s) return Error{"audit: " + s.message()};
     if (Status s = log->sign(); !s) return Error{"audit: " + s.message()};
     if (Status s = tx->commit(); !s) return Error{"audit: " + s.message()};
   } else {
@@ -79,14 +78,10 @@ Status AuditLog::resync() {
   auto endpoints = db_.prepare("SELECT body FROM audit_endpoints ORDER BY idx");
   if (!endpoints) return endpoints.error();
   for (auto r = endpoints->step(); r && r.value(); r = endpoints->step()) {
-    const auto body = endpoints->blob(0);
-    ByteReader reader(body);
-    auto index = reader.varint();
-    auto name = reader.text();
-    auto country = reader.text();
-    auto jurisdiction = reader.u8();
-    if (!index || !name || !country || !jurisdiction) return Error{"malformed endpoint record"};
-    endpoints_[*name + "|" + *country + "|" + std::to_string(*jurisdiction)] = static_cast<std::uint32_t>(*index);
+    auto body = EndpointBody::decode(endpoints->blob(0));
+    if (!body) return body.error();
+    endpoints_[body->name + "|" + body->country + "|" + std::to_string(static_cast<int>(body->jurisdiction))] =
+        body->index;
   }
   auto signedHead = db_.prepare("SELECT coalesce(max(seq), 0) FROM audit_signatures");
   if (!signedHead) return signedHead.error();
@@ -118,18 +113,7 @@ Status AuditLog::append(RecordKind kind, std::span<const std::uint8_t> body) {
 }
 
 Digest AuditLog::digest(std::string_view domain, std::span<const std::uint8_t> value) const {
-  std::vector<std::uint8_t> message;
-  message.reserve(domain.size() + 1 + value.size());
-  message.insert(message.end(), domain.begin(), domain.end());
-  message.push_back(0);
-  message.insert(message.end(), value.begin(), value.end());
-  std::array<std::uint8_t, 32> mac{};
-  std::size_t size = 0;
-  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, keys_.digestKey.data(), keys_.digestKey.size(), message.data(),
-            message.size(), mac.data(), mac.size(), &size);
-  Digest out{};
-  std::memcpy(out.data(), mac.data(), kDigestBytes);
-  return out;
+  return keyedDigest(keys_.digestKey, domain, value);
 }
 
 Digest AuditLog::digest(std::string_view domain, std::string_view value) const { return digest(domain, asBytes(value)); }
@@ -139,15 +123,11 @@ Result<std::uint32_t> AuditLog::endpointIndex(const policy::Endpoint& endpoint) 
   const std::string key = endpoint.name + "|" + endpoint.country + "|" + std::to_string(jurisdiction);
   if (const auto it = endpoints_.find(key); it != endpoints_.end()) return it->second;
   const auto index = static_cast<std::uint32_t>(endpoints_.size());
-  ByteWriter body;
-  body.varint(index);
-  body.text(endpoint.name);
-  body.text(endpoint.country);
-  body.u8(jurisdiction);
-  if (Status s = append(RecordKind::EndpointDefined, body.data()); !s) return Error{s.message()};
+  const std::vector<std::uint8_t> body = EndpointBody{index, endpoint.name, endpoint.country, endpoint.jurisdiction}.encode();
+  if (Status s = append(RecordKind::EndpointDefined, body); !s) return Error{s.message()};
   auto insert = db_.prepare("INSERT INTO audit_endpoints(idx, body, seq) VALUES(?1, ?2, ?3)");
   if (!insert) return insert.error();
-  insert->bind(1, static_cast<std::int64_t>(index)).bindBlob(2, body.data()).bind(3, static_cast<std::int64_t>(headSeq_));
+  insert->bind(1, static_cast<std::int64_t>(index)).bindBlob(2, body).bind(3, static_cast<std::int64_t>(headSeq_));
   if (Status s = insert->run(); !s) return Error{s.message()};
   endpoints_[key] = index;
   return index;
@@ -174,50 +154,31 @@ Status AuditLog::appendFrameBatch(const FrameBatch& batch) { return append(Recor
 
 Status AuditLog::policyLoaded(std::string_view name, std::uint64_t version, std::span<const std::uint8_t> policyHash,
                               std::int64_t validUntil) {
-  ByteWriter body;
-  body.text(name);
-  body.varint(version);
-  body.bytes(policyHash);
-  body.svarint(validUntil);
-  return append(RecordKind::PolicyLoaded, body.data());
+  const PolicyLoadedBody body{std::string(name), version, {policyHash.begin(), policyHash.end()}, validUntil};
+  return append(RecordKind::PolicyLoaded, body.encode());
 }
 
 Status AuditLog::policyRefused(std::span<const std::uint8_t> bundleBytes, std::string_view reason) {
-  ByteWriter body;
-  body.raw(digest("policy-bundle", bundleBytes));
-  body.text(reason);
-  return append(RecordKind::PolicyRefused, body.data());
+  const PolicyRefusedBody body{digest("policy-bundle", bundleBytes), std::string(reason)};
+  return append(RecordKind::PolicyRefused, body.encode());
 }
 
 Status AuditLog::framesRejected(std::string_view source, std::string_view reason, std::uint64_t count,
                                 std::span<const std::uint8_t> firstRejectedBytes) {
-  ByteWriter body;
-  body.text(source);
-  body.text(reason);
-  body.varint(count);
-  body.raw(digest("rejected-frame", firstRejectedBytes));
-  return append(RecordKind::FramesRejected, body.data());
+  const FramesRejectedBody body{std::string(source), std::string(reason), count,
+                                digest("rejected-frame", firstRejectedBytes)};
+  return append(RecordKind::FramesRejected, body.encode());
 }
 
 Status AuditLog::sequenceGap(const Digest& vehicle, std::string_view source, std::uint32_t bootEpoch,
                              std::uint64_t firstMissing, std::uint64_t lastMissing) {
-  ByteWriter body;
-  body.raw(vehicle);
-  body.text(source);
-  body.varint(bootEpoch);
-  body.varint(firstMissing);
-  body.varint(lastMissing);
-  return append(RecordKind::SequenceGap, body.data());
+  const SequenceGapBody body{vehicle, std::string(source), bootEpoch, firstMissing, lastMissing};
+  return append(RecordKind::SequenceGap, body.encode());
 }
 
 Status AuditLog::evicted(std::uint32_t endpoint, std::uint64_t count, std::uint64_t firstOutboxId,
                          std::uint64_t lastOutboxId) {
-  ByteWriter body;
-  body.varint(endpoint);
-  body.varint(count);
-  body.varint(firstOutboxId);
-  body.varint(lastOutboxId);
-  return append(RecordKind::Evicted, body.data());
+  return append(RecordKind::Evicted, EvictedBody{endpoint, count, firstOutboxId, lastOutboxId}.encode());
 }
 
 Status AuditLog::consentChanged(const Digest& subject, policy::ConsentPurpose purpose, bool granted,
@@ -253,13 +214,8 @@ Status AuditLog::acknowledge(std::uint32_t endpoint, std::uint64_t outboxIdThrou
 
 Status AuditLog::sign() {
   if (watermarksMoved_) {
-    ByteWriter body;
-    body.varint(watermarks_.size());
-    for (const auto& [endpoint, through] : watermarks_) {
-      body.varint(endpoint);
-      body.varint(through);
-    }
-    if (Status s = append(RecordKind::Acknowledged, body.data()); !s) return s;
+    const AcknowledgedBody body{{watermarks_.begin(), watermarks_.end()}};
+    if (Status s = append(RecordKind::Acknowledged, body.encode()); !s) return s;
     watermarksMoved_ = false;
   }
   auto signature = keys_.deviceKey->sign(signedMessage(headSeq_, headLink_));

@@ -2,6 +2,7 @@
 
 #include "gateway/audit/audit_segment.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -49,7 +50,9 @@ Result<std::vector<Anchor>> parseAnchors(std::string_view text) {
   return anchors;
 }
 
-Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& options) {
+namespace {
+
+Result<VerifyReport> verifyChain(storage::Database& db, const VerifyOptions& options) {
   VerifyReport report;
   auto records = db.prepare("SELECT seq, kind, at_ns, body, link FROM audit_records ORDER BY seq");
   if (!records) return Error{"not an audit log (" + records.error().message + ")"};
@@ -142,16 +145,14 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
     const auto kind = static_cast<RecordKind>(kindValue);
     if (seq == 1) {
       if (kind != RecordKind::Genesis) return bad(report, seq, "the first record is not a genesis record");
-      ByteReader r(body);
-      auto format = r.varint();
-      auto keyId = r.text();
-      if (!format || !keyId) return bad(report, seq, "malformed genesis record");
-      if (*format != kFormatVersion) return bad(report, seq, "unknown audit format " + std::to_string(*format));
-      if (options.deviceKey != nullptr && *keyId != options.deviceKey->keyId()) {
-        return bad(report, seq, "the log was started with device key " + *keyId + ", not the trusted key " +
+      auto genesis = GenesisBody::decode(body);
+      if (!genesis) return bad(report, seq, genesis.error().message);
+      if (genesis->format != kFormatVersion) return bad(report, seq, "unknown audit format " + std::to_string(genesis->format));
+      if (options.deviceKey != nullptr && genesis->deviceKeyId != options.deviceKey->keyId()) {
+        return bad(report, seq, "the log was started with device key " + genesis->deviceKeyId + ", not the trusted key " +
                                     options.deviceKey->keyId());
       }
-      previous = genesisLink(*keyId);
+      previous = genesisLink(genesis->deviceKeyId);
     }
     const Link computed = chainLink(previous, seq, kind, at, body);
     if (stored.size() != kLinkBytes || std::memcmp(stored.data(), computed.data(), kLinkBytes) != 0) {
@@ -172,10 +173,9 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
         break;
       }
       case RecordKind::EndpointDefined: {
-        ByteReader r(body);
-        auto index = r.varint();
-        if (!index) return bad(report, seq, "malformed endpoint record");
-        endpointsDefined.insert(static_cast<std::uint32_t>(*index));
+        auto endpoint = EndpointBody::decode(body);
+        if (!endpoint) return bad(report, seq, endpoint.error().message);
+        endpointsDefined.insert(endpoint->index);
         break;
       }
       case RecordKind::FrameBatch: {
@@ -246,8 +246,14 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
     report.warnings.push_back(tail);
   }
 
-  // Anchors: heads the domestic archive holds.
-  for (const Anchor& anchor : options.anchors) {
+  // Anchors: heads the domestic archive holds. A rewrite re-signed with the device key
+  // (a stolen key) passes the chain and signatures; the first anchor it changed shows
+  // it, and the records since the last anchor that still matches are as precise as the
+  // evidence gets (as with a signature span).
+  std::uint64_t matchedThrough = report.prunedThrough;
+  std::vector<Anchor> anchors = options.anchors;
+  std::sort(anchors.begin(), anchors.end(), [](const Anchor& a, const Anchor& b) { return a.seq < b.seq; });
+  for (const Anchor& anchor : anchors) {
     if (anchor.seq <= report.prunedThrough) {
       // Rotated out: the archive holds those records; a range's last link is still here.
       for (const PrunedRange& p : prunes) {
@@ -263,12 +269,35 @@ Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& 
                                        std::to_string(anchor.seq) + ": records were cut off the end");
     }
     if (it->second != anchor.link) {
-      return bad(report, anchor.seq, "record " + std::to_string(anchor.seq) + " differs from its anchor (" +
-                                         hex(anchor.link).substr(0, 16) + "...): the log was rewritten");
+      const std::uint64_t first = std::min(matchedThrough + 1, anchor.seq);
+      return bad(report, first, "record " + std::to_string(anchor.seq) + " differs from its anchor (" +
+                                    hex(anchor.link).substr(0, 16) + "...): the log was rewritten (chain recomputed and "
+                                    "re-signed) in records " + std::to_string(first) + " to " +
+                                    std::to_string(anchor.seq));
     }
+    matchedThrough = std::max(matchedThrough, anchor.seq);
   }
   if (options.anchors.empty()) report.warnings.push_back("no anchors given: a cut-off end cannot be detected");
   report.intact = true;
+  return report;
+}
+
+}  // namespace
+
+Result<VerifyReport> verifyAuditLog(storage::Database& db, const VerifyOptions& options) {
+  auto report = verifyChain(db, options);
+  if (!report || report->intact || !report->firstBadSeq) return report;
+  // A reviewer acts on the kind of record named (a batch of frames, a policy load...);
+  // what is stored there now, since a moved or inserted record sits at that number.
+  auto q = db.prepare("SELECT kind FROM audit_records WHERE seq = ?1");
+  if (!q) return Error{q.error().message};
+  q->bind(1, static_cast<std::int64_t>(*report->firstBadSeq));
+  auto row = q->step();
+  if (!row) return Error{row.error().message};
+  if (row.value()) {
+    const std::int64_t kind = q->int64(0);
+    if (kind >= 1 && kind <= static_cast<std::int64_t>(kLastRecordKind)) report->firstBadKind = static_cast<RecordKind>(kind);
+  }
   return report;
 }
 

@@ -38,6 +38,8 @@ struct VerifyReport {
   std::uint64_t prunedThrough = 0;  // records 1 .. prunedThrough were rotated out to the archive
   std::uint64_t signedThrough = 0;  // highest seq covered by a valid signature
   std::optional<std::uint64_t> firstBadSeq;  // the first record (or signature / pattern row) found bad
+  // The kind of the record now stored at firstBadSeq; nullopt when there is none (deleted, cut off).
+  std::optional<RecordKind> firstBadKind;
   std::string problem;                       // what is wrong there
   std::vector<std::string> warnings;
 };

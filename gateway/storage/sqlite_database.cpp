@@ -2,11 +2,29 @@
 
 #include <sqlite3.h>
 
+#include <cstdio>
+
 namespace cordon::storage {
 namespace {
 
 Error sqliteError(sqlite3* db, std::string_view what) {
   return Error{std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory")};
+}
+
+// "file:<path>?mode=ro&immutable=1", the path escaped as a URI needs it (RFC 3986 via
+// SQLite's URI rules: '%', '?' and '#' would end or change the path).
+std::string immutableUri(const std::filesystem::path& file) {
+  std::string uri = "file:";
+  for (const char c : std::filesystem::absolute(file).string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", static_cast<unsigned char>(c));
+      uri += escaped;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?mode=ro&immutable=1";
 }
 
 }  // namespace
@@ -16,7 +34,10 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& fi
   int flags = options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (!options.readOnly && options.create) flags |= SQLITE_OPEN_CREATE;
   flags |= SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(file.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+  const bool immutable = options.readOnly && options.immutable;
+  if (immutable) flags |= SQLITE_OPEN_URI;
+  const std::string name = immutable ? immutableUri(file) : file.string();
+  if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     Error error = sqliteError(db, file.string() + ": cannot open");
     sqlite3_close(db);
     return error;

@@ -25,6 +25,11 @@ namespace cordon::storage {
 struct OpenOptions {
   bool readOnly = false;
   bool create = true;  // create the file when missing (ignored when read-only)
+  // Read-only only: the file cannot change while it is open (a copy pulled off a unit,
+  // an archived file). SQLite then takes no locks and creates no -shm or -wal file
+  // beside it, which a plain read-only open of a WAL database does. Wrong for a file a
+  // writer may still change: that reader would miss its WAL and race its checkpoints.
+  bool immutable = false;
   // WAL with synchronous=FULL: a committed transaction survives power loss, and
   // readers (cordon-audit) never block the writer.
   bool wal = true;

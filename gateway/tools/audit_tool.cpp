@@ -1,16 +1,18 @@
-// cordon-audit: the domestic archiver of vehicles' audit logs, and the verifier
-// (docs/audit.md). A thin front end over gateway/audit; the review commands (query,
-// explain, summary, export) come with the review tool.
+// cordon-audit: the domestic archiver of vehicles' audit logs, the verifier (docs/audit.md)
+// and the review commands (audit_review.cpp, docs/audit-review.md). A thin front end over
+// gateway/audit.
 #include <csignal>
 
 #include <boost/program_options.hpp>
 
+#include "gateway/tools/audit_review.hpp"
 #include "gateway/tools/command_line.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -40,13 +42,29 @@ Commands:
           run the domestic archiver: receive vehicles' sealed audit segments and signed
           heads over MQTT, verify them, store them, keep each vehicle's anchors file and
           send back signed receipts; runs until SIGINT or SIGTERM
-  verify DB --device-key PUB.pem [--archive-key PUB.pem] [--anchors FILE] [--require-signed-head]
+  verify DB --pubkey PUB.pem [--archive-key PUB.pem] [--anchors FILE] [--require-signed-head]
           verify an audit log: the chain, batch signatures, pruned ranges and receipts,
-          and against the archive's anchors that nothing was cut off or rewritten
+          and against the archive's anchors that nothing was cut off or rewritten;
+          names the first bad record (sequence number and kind)
+  explain DB --vehicle VIN --digest-key FILE --source S --seq N [--endpoint E] [--policy BUNDLE]
+          every field of one frame for each endpoint: tags, rule, citation, treatment,
+          reason and basis, and whether the upload was acknowledged
+  summary DB [--policy BUNDLE]
+          policies, decisions per endpoint x category x treatment, bases used and their
+          expiry, uploads, rejects, sequence gaps, evictions, data subjects exported
+  query DB [--from T] [--to T] [--vehicle V] [--endpoint E] [--tag T] [--rule R]
+           [--treatment T] [--signal PATH] [--source S] [--format table|csv|json]
+          the field decisions matching every filter, a row per run of frames x endpoint x field
+  export DB --format csv|json [--policy BUNDLE]
+          every field decision in the log, for other tools
+  report DB --policy BUNDLE -o report.html [--track TRUTH.jsonl]
+          one self-contained HTML file: tables, decisions over time, a map of the cells
+          each overseas endpoint received and the policy's geofences
 
 `cordon-audit COMMAND --help` describes each command.
-Exit status: 0 success (verify: the log is intact), 1 the log is not intact or the
-archiver failed, 2 bad usage or unreadable input.
+Exit status: 0 success (verify: the log is intact), 1 the log is not intact, what was
+asked for is not in it, or the archiver failed, 2 bad usage or unreadable input
+(a missing, locked, corrupt or foreign file). Review a log read-only: docs/audit-review.md.
 )";
 
 policy::Ed25519Key loadKey(const std::string& file, bool needPrivate) {
@@ -67,16 +85,22 @@ std::int64_t wallNs() {
 int runVerify(const std::vector<std::string>& args) {
   po::options_description options("verify options");
   options.add_options()("db", po::value<std::string>()->required(), "the audit log (SQLite file)")(
-      "device-key", po::value<std::string>()->required(), "the vehicle's Ed25519 public key (PEM)")(
+      "pubkey", po::value<std::string>(), "the vehicle's Ed25519 public key (PEM)")(
+      "device-key", po::value<std::string>(), "the same as --pubkey")(
       "archive-key", po::value<std::string>(),
       "the domestic archive's public key (PEM): checks receipts of pruned segments")(
       "anchors", po::value<std::string>(), "the archive's anchors file for this vehicle")(
       "require-signed-head", po::bool_switch(), "records after the last signature are an error, not a warning");
   po::positional_options_description positional;
   positional.add("db", 1);
-  const auto vm = parse(args, options, positional,
-                        "usage: cordon-audit verify DB --device-key PUB.pem [--archive-key PUB.pem] [--anchors FILE]");
-  const auto deviceKey = loadKey(vm["device-key"].as<std::string>(), false);
+  const char* const usage =
+      "usage: cordon-audit verify DB --pubkey PUB.pem [--archive-key PUB.pem] [--anchors FILE] "
+      "[--require-signed-head]";
+  const auto vm = parse(args, options, positional, usage);
+  if (vm.count("pubkey") + vm.count("device-key") != 1) {
+    throw Failure{kExitUsage, std::string("give the vehicle's public key once, with --pubkey (or --device-key)\n") + usage};
+  }
+  const auto deviceKey = loadKey(vm[vm.count("pubkey") ? "pubkey" : "device-key"].as<std::string>(), false);
   std::optional<policy::Ed25519Key> archiveKey;
   if (vm.count("archive-key")) archiveKey = loadKey(vm["archive-key"].as<std::string>(), false);
   audit::VerifyOptions verifyOptions;
@@ -92,18 +116,20 @@ int runVerify(const std::vector<std::string>& args) {
     if (!anchors) throw Failure{kExitUsage, vm["anchors"].as<std::string>() + ": " + anchors.error().message};
     verifyOptions.anchors = std::move(anchors.value());
   }
-  storage::OpenOptions openOptions;
-  openOptions.readOnly = true;
-  openOptions.create = false;
-  auto db = storage::Database::open(vm["db"].as<std::string>(), openOptions);
-  if (!db) throw Failure{kExitUsage, db.error().message};
-  auto report = audit::verifyAuditLog(*db.value(), verifyOptions);
-  if (!report) throw Failure{kExitUsage, report.error().message};
+  const auto db = tools::openLogReadOnly(vm["db"].as<std::string>());
+  auto report = audit::verifyAuditLog(*db, verifyOptions);
+  if (!report) throw Failure{kExitUsage, vm["db"].as<std::string>() + ": " + report.error().message};
   const auto& r = report.value();
-  std::cout << (r.intact ? "intact" : "NOT INTACT") << ": " << r.records << " records";
-  if (r.prunedThrough > 0) std::cout << " after records 1-" << r.prunedThrough << " rotated out to the archive";
-  std::cout << ", signed through record " << r.signedThrough << '\n';
-  if (!r.intact) std::cout << "first bad record: " << r.firstBadSeq.value_or(0) << ": " << r.problem << '\n';
+  if (r.intact) {
+    std::cout << "intact: " << r.records << " records";
+    if (r.prunedThrough > 0) std::cout << " after records 1-" << r.prunedThrough << " rotated out to the archive";
+    std::cout << ", signed through record " << r.signedThrough << '\n';
+  } else {
+    // Verification stops at the first bad record: counts past it would mean nothing.
+    std::cout << "NOT INTACT\nfirst bad record: " << r.firstBadSeq.value_or(0) << " ("
+              << (r.firstBadKind ? audit::nameOf(*r.firstBadKind) : std::string_view("no such record in the log"))
+              << "): " << r.problem << '\n';
+  }
   for (const std::string& w : r.warnings) std::cout << "warning: " << w << '\n';
   return r.intact ? kExitOk : kExitFailure;
 }
@@ -259,6 +285,11 @@ int main(int argc, char** argv) {
   return cli::dispatch("cordon-audit", kUsage,
                        {
                            {"collect", runCollect},
+                           {"explain", tools::runExplain},
+                           {"summary", tools::runSummary},
+                           {"query", tools::runQuery},
+                           {"export", tools::runExport},
+                           {"report", tools::runReport},
                            {"verify", runVerify},
                        },
                        argc, argv);

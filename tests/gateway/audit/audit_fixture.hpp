@@ -135,6 +135,35 @@ class AuditLogTest : public ::testing::Test {
     }
   }
 
+  // What an attacker holding `key` (another key, or the stolen device key) can do after
+  // recomputing the chain: sign every head from `from` on again.
+  void resignFrom(std::uint64_t from, const policy::Ed25519Key& key) {
+    auto sigs = db_->prepare("SELECT s.seq, r.link FROM audit_signatures s JOIN audit_records r USING(seq) WHERE s.seq >= ?1")
+                    .value();
+    sigs.bind(1, static_cast<std::int64_t>(from));
+    std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> resigned;
+    for (auto row = sigs.step(); row && row.value(); row = sigs.step()) {
+      Link link{};
+      const auto bytes = sigs.blob(1);
+      std::copy(bytes.begin(), bytes.end(), link.begin());
+      resigned.emplace_back(sigs.int64(0), key.sign(signedMessage(static_cast<std::uint64_t>(sigs.int64(0)), link)).value());
+    }
+    for (const auto& [seq, signature] : resigned) {
+      auto update = db_->prepare("UPDATE audit_signatures SET signature = ?1, key_id = ?2 WHERE seq = ?3").value();
+      update.bindBlob(1, signature).bind(2, key.keyId()).bind(3, seq);
+      ASSERT_TRUE(update.run().ok());
+    }
+  }
+
+  // Shifts every record after `target` up by one and puts a forged `stopped` record at
+  // target + 1 (its link left wrong: recomputeLinksFrom() makes the chain fit again).
+  void insertForgedAfter(std::uint64_t target) {
+    sql("UPDATE audit_records SET seq = -seq WHERE seq > " + std::to_string(target));
+    sql("UPDATE audit_records SET seq = -seq + 1 WHERE seq < 0");
+    sql("INSERT INTO audit_records(seq, kind, at_ns, body, link) VALUES(" + std::to_string(target + 1) +
+        ", 13, 5, x'', x'00')");
+  }
+
   std::uint64_t seqOfKind(RecordKind kind, int nth = 0) {
     auto q = db_->prepare("SELECT seq FROM audit_records WHERE kind = ?1 ORDER BY seq LIMIT 1 OFFSET ?2").value();
     q.bind(1, static_cast<std::int64_t>(kind)).bind(2, nth);

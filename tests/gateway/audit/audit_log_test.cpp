@@ -60,10 +60,7 @@ TEST_F(AuditLogTest, ReorderedRecordsAreNamed) {
 TEST_F(AuditLogTest, AnInsertedRecordWithARecomputedChainFailsItsSignature) {
   // Shift everything after `target` up by one, insert a forged record, recompute links.
   const auto target = seqOfKind(RecordKind::FrameBatch, 10);
-  sql("UPDATE audit_records SET seq = -seq WHERE seq > " + std::to_string(target));
-  sql("UPDATE audit_records SET seq = -seq + 1 WHERE seq < 0");
-  sql("INSERT INTO audit_records(seq, kind, at_ns, body, link) VALUES(" + std::to_string(target + 1) +
-      ", 13, 5, x'', x'00')");
+  insertForgedAfter(target);
   recomputeLinksFrom(target + 1);
   const VerifyReport report = verify();
   EXPECT_FALSE(report.intact);
@@ -80,21 +77,7 @@ TEST_F(AuditLogTest, ARecomputedAndReSignedLogIsCaughtWithTheTrustedKey) {
   recomputeLinksFrom(target);
   // Re-sign every signature from the target on with another key.
   const auto forger = policy::Ed25519Key::generate().value();
-  auto sigs = db_->prepare("SELECT s.seq, r.link FROM audit_signatures s JOIN audit_records r USING(seq) WHERE s.seq >= ?1")
-                  .value();
-  sigs.bind(1, static_cast<std::int64_t>(target));
-  std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> resigned;
-  for (auto row = sigs.step(); row && row.value(); row = sigs.step()) {
-    Link link{};
-    const auto bytes = sigs.blob(1);
-    std::copy(bytes.begin(), bytes.end(), link.begin());
-    resigned.emplace_back(sigs.int64(0), forger.sign(signedMessage(static_cast<std::uint64_t>(sigs.int64(0)), link)).value());
-  }
-  for (const auto& [seq, signature] : resigned) {
-    auto update = db_->prepare("UPDATE audit_signatures SET signature = ?1, key_id = ?2 WHERE seq = ?3").value();
-    update.bindBlob(1, signature).bind(2, forger.keyId()).bind(3, seq);
-    ASSERT_TRUE(update.run().ok());
-  }
+  resignFrom(target, forger);
   const VerifyReport report = verify();
   EXPECT_FALSE(report.intact);
   EXPECT_EQ(report.firstBadSeq, target) << report.problem;
