@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -589,6 +590,14 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
     return;
   }
   const wire::SignalFrame& frame = *verified.value();
+  // A vehicle whose bucket this relay does not own (a bucket count that differs between
+  // vehicle and relays, a mistaken topic) may be handled by another relay too, which would
+  // split its location schedule: refuse it rather than export it.
+  const std::uint32_t bucket = relay::bucketOf(frame.vehicle_id()->string_view(), config.relay.buckets);
+  if (!std::binary_search(config.relay.owned.begin(), config.relay.owned.end(), bucket)) {
+    reject(lastLevel(message.topic), "vehicle not in an owned bucket", message.payload);
+    return;
+  }
   if (!sequenceIsNew(frame, envelope.value().previousCounter)) return;
   latestNs = std::max(latestNs, frame.capture_time_ns());
   // The relay's own clock judges bases and consents at export (relay_context.hpp); a

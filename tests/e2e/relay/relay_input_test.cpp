@@ -4,7 +4,9 @@
 //    SignalFrame, are rejected, counted and audited (frames-rejected), never exported;
 //  - counters a vehicle withheld (RelayFrame.previous_counter) are not a sequence gap,
 //    while counters that went missing between the vehicle and the relay are one, with the
-//    vehicle's digest; a frame delivered twice is judged once.
+//    vehicle's digest; a frame delivered twice is judged once;
+//  - a frame of a vehicle whose bucket the relay does not own is rejected, even on the
+//    topic of a bucket it owns (another relay may be handling that vehicle).
 #include <gtest/gtest.h>
 
 #include "ecu/frame/frame_builder.hpp"
@@ -24,10 +26,11 @@ constexpr std::uint32_t kBootEpoch = 5;
 
 class RelayInputTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  // Starts the run with one relay owning `owned` (empty: every bucket) and connects the injector.
+  void start(std::vector<std::uint32_t> owned = {}) {
     GatewayRunOptions options;
     options.profile = std::string(kProfileStrict);
-    options.relays = {{}};
+    options.relays = {std::move(owned)};
     auto created = GatewayRun::create(options);
     ASSERT_TRUE(created.ok()) << created.error().message;
     run_ = std::move(created.value());
@@ -47,8 +50,8 @@ class RelayInputTest : public ::testing::Test {
   }
 
   // Frame `counter` of the injected vehicle's source "adas", with one speed value.
-  std::vector<std::uint8_t> frame(std::uint64_t counter) {
-    ecu::FrameBuilder builder(registry_, {std::string(kInjectedVin), "adas", kBootEpoch});
+  std::vector<std::uint8_t> frame(std::uint64_t counter, std::string_view vin = kInjectedVin) {
+    ecu::FrameBuilder builder(registry_, {std::string(vin), "adas", kBootEpoch});
     std::span<const std::uint8_t> bytes;
     for (std::uint64_t c = 0; c <= counter; ++c) {
       builder.begin(1'795'651'200'000'000'000 + static_cast<std::int64_t>(c) * 100'000'000);
@@ -81,6 +84,8 @@ class RelayInputTest : public ::testing::Test {
 };
 
 TEST_F(RelayInputTest, RejectsWhatIsNotARelayFrameAndTellsWithheldFromLostFrames) {
+  start();
+  ASSERT_TRUE(injector_);
   const std::string garbage = "not a relay frame";
   publish(std::span(reinterpret_cast<const std::uint8_t*>(garbage.data()), garbage.size()));
   const std::uint8_t notAFrame[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
@@ -121,6 +126,29 @@ TEST_F(RelayInputTest, RejectsWhatIsNotARelayFrameAndTellsWithheldFromLostFrames
   std::size_t overseas = 0;
   for (const Target& target : overseasTargets(*run_)) overseas += run_->captured(BrokerRole::Overseas, target.prefix).size();
   EXPECT_LE(overseas, judged.size() * overseasTargets(*run_).size());
+}
+
+TEST_F(RelayInputTest, RefusesAVehicleOfABucketItDoesNotOwn) {
+  const std::uint32_t owned = relay::bucketOf(kInjectedVin, 16);
+  start({owned});
+  ASSERT_TRUE(injector_);
+  std::string stranger = "LSVAX4E69PN000100";
+  for (int i = 101; relay::bucketOf(stranger, 16) == owned; ++i) stranger = "LSVAX4E69PN000" + std::to_string(i);
+
+  publish(relayFrame(frame(0, stranger), relay::kNoPreviousCounter));  // on the owned bucket's topic
+  publish(relayFrame(frame(0), relay::kNoPreviousCounter));
+  auto status = run_->relay(0).waitForStatus(
+      [](const GatewayStatus& s) { return s.ingestFrames >= 1 && s.ingestRejected >= 1; }, 60s);
+  ASSERT_TRUE(status.ok()) << status.error().message << "\n" << run_->relay(0).log();
+  EXPECT_EQ(status.value().ingestFrames, 1U);
+  EXPECT_EQ(status.value().ingestRejected, 1U);
+  std::string who;
+  ASSERT_EQ(run_->stopAll(&who), 0) << who;
+  auto facts = readAudit(run_->relayOutbox(0));
+  ASSERT_TRUE(facts.ok()) << facts.error().message;
+  EXPECT_EQ(facts.value().rejectedByReason.count("vehicle not in an owned bucket"), 1U);
+  EXPECT_EQ(facts.value().judged, (std::set<FrameKey>{{"adas", kBootEpoch, 0}}));
+  EXPECT_EQ(facts.value().judgedByVehicle.size(), 1U) << "only the owned vehicle was judged";
 }
 
 }  // namespace
