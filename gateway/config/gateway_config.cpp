@@ -496,6 +496,7 @@ Result<GatewayConfig> parseConfig(std::string_view text, const std::filesystem::
   if (outbox.commit_interval_ms() == 0 || outbox.commit_interval_ms() > kMaxCommitIntervalMs) {
     load.fail("outbox.commit_interval_ms", "must be from 1 to " + std::to_string(kMaxCommitIntervalMs));
   }
+  config.outbox.writeBehind = outbox.write_behind();
 
   config.policy.bundle = load.file("policy.bundle", root.policy()->bundle(), false);
   config.policy.trustedKey = load.file("policy.trusted_key", root.policy()->trusted_key(), false);

@@ -97,6 +97,7 @@ struct OutboxConfig {
   std::filesystem::path path;
   std::uint64_t capacityMib = 256;
   std::chrono::milliseconds commitInterval{1000};
+  bool writeBehind = true;
   std::uint64_t capacityBytes() const { return capacityMib * 1024 * 1024; }
 };
 

@@ -136,6 +136,7 @@ struct Gateway::Impl {
     std::uint64_t watermark = 0;
     // Counters for the status.
     std::uint64_t queued = 0, empty = 0, acked = 0, evicted = 0, held = 0;
+    std::uint64_t lostOnRestart = 0;  // held in memory at a crash (write-behind), audited as evicted
   };
   struct SourceState {
     std::uint32_t bootEpoch = 0;
@@ -193,6 +194,7 @@ struct Gateway::Impl {
   std::vector<Gap> gaps;
   std::size_t stagedBytes = 0;  // payload bytes in the endpoints' staged lists
   bool signDue = false;
+  bool finalCommit = false;  // the last commit before stopping spills every held payload
   bool exportHeld = false;
   std::int64_t latestNs = 0;  // the newest time seen: now = max(wall clock, newest capture)
   steady_clock::time_point startedAt = steady_clock::now();
@@ -342,6 +344,7 @@ Status Gateway::Impl::open() {
   }
   outbox::OutboxOptions boxOptions;
   boxOptions.capacityBytes = config.outbox.capacityBytes();
+  boxOptions.writeBehind = config.outbox.writeBehind;
   boxOptions.evictionOrder = evictionOrder();
   auto opened = outbox::Outbox::open(*db, boxOptions);
   if (!opened) return Error{config.outbox.path.string() + ": outbox: " + opened.error().message};
@@ -776,17 +779,29 @@ Status Gateway::Impl::writeBatch() {
     stagedBytes = 0;
     if (Status s = auditLog->appendFrameBatch(batch->take()); !s) return s;
   }
-  auto evictions = box->evictOverCapacity();
-  if (!evictions) return evictions.error();
-  for (const outbox::Eviction& ev : evictions.value()) {
-    if (Status s = auditLog->evicted(ev.endpoint, ev.count, ev.firstId, ev.lastId); !s) return s;
-    for (Endpoint& e : endpoints) {
-      if (e.auditIndex == ev.endpoint) e.evicted += ev.count;
+  // Entries given up: each an `evicted` audit record, a status counter and a log line.
+  const auto auditGivenUp = [&](const Result<std::vector<outbox::Eviction>>& given, std::uint64_t Endpoint::*counter,
+                                std::string_view why) -> Status {
+    if (!given) return given.error();
+    for (const outbox::Eviction& ev : given.value()) {
+      if (Status s = auditLog->evicted(ev.endpoint, ev.count, ev.firstId, ev.lastId); !s) return s;
+      for (Endpoint& e : endpoints) {
+        if (e.auditIndex == ev.endpoint) e.*counter += ev.count;
+      }
+      log(LogLevel::Warn, "outbox: evicted " + std::to_string(ev.count) + " entries of endpoint " +
+                              std::to_string(ev.endpoint) + ": " + std::string(why));
     }
-    log(LogLevel::Warn, "outbox over capacity: evicted " + std::to_string(ev.count) + " entries of endpoint " +
-                            std::to_string(ev.endpoint));
+    return {};
+  };
+  // Payloads held in memory when the gateway last stopped without spilling them (a crash,
+  // with write-behind) first, then what is over capacity.
+  if (Status s = auditGivenUp(box->takeLostOnRestart(), &Endpoint::lostOnRestart,
+                              "held in memory (write-behind) when the gateway stopped without writing them");
+      !s) {
+    return s;
   }
-  if (Status s = box->flush(); !s) return s;
+  if (Status s = auditGivenUp(box->evictOverCapacity(), &Endpoint::evicted, "over capacity"); !s) return s;
+  if (Status s = box->flush(finalCommit ? outbox::Outbox::Spill::All : outbox::Outbox::Spill::Older); !s) return s;
   for (Endpoint& e : endpoints) {
     const std::uint64_t through = box->resolvedThrough(e.auditIndex);
     if (through > e.watermark) {
@@ -1038,6 +1053,7 @@ std::string Gateway::Impl::statusJson() const {
                                 {"held", e.held},
                                 {"acked", e.acked},
                                 {"evicted", e.evicted},
+                                {"lost_on_restart", e.lostOnRestart},
                                 {"pending", box->counts(e.auditIndex).entries},
                                 {"in_flight", e.inFlight.size()},
                                 {"last_error", up.lastError},
@@ -1104,6 +1120,7 @@ void Gateway::Impl::finishDrain(steady_clock::time_point deadline) {
   }
   if (ensureTransaction()) (void)auditLog->stopped();
   signDue = true;
+  finalCommit = true;  // what is still held in memory is written, to be sent after a restart
   commit();
   state = "stopped";
   publishStatus();

@@ -80,8 +80,19 @@ Result<std::unique_ptr<Outbox>> Outbox::open(storage::Database& db, OutboxOption
   }
   std::unique_ptr<Outbox> outbox(new Outbox(db, std::move(options)));
   if (Status s = db.exec(kOutboxSchema); !s) return Error{"outbox: " + s.message()};
+  if (Status s = outbox->addHeldColumn(); !s) return Error{"outbox: " + s.message()};
   if (Status s = outbox->load(); !s) return Error{"outbox: " + s.message()};
   return outbox;
+}
+
+// Files written before write-behind existed have no `held` column; nothing was held then.
+Status Outbox::addHeldColumn() {
+  auto columns = db_.prepare("SELECT 1 FROM pragma_table_info('outbox_endpoints') WHERE name = 'held'");
+  if (!columns) return columns.error();
+  auto found = columns->step();
+  if (!found) return found.error();
+  if (found.value()) return Status::success();
+  return db_.exec("ALTER TABLE outbox_endpoints ADD COLUMN held TEXT NOT NULL DEFAULT ''");
 }
 
 Status Outbox::load() {
@@ -100,10 +111,21 @@ Status Outbox::load() {
     return true;
   });
   if (!s) return s;
+  // Held payloads still in memory (a resync() after a rollback): entries like the rows.
+  for (const auto& [id, held] : held_) {
+    if (held.spilledIn != 0 || held.evictedIn != 0) continue;  // its row was counted above, or gone
+    EndpointState& state = endpoints_[held.endpoint];
+    const std::uint64_t bytes = held.topicSuffix.size() + held.payload.size() + kRowOverheadBytes;
+    state.entries += 1;
+    state.bytes += bytes;
+    storedBytes_ += bytes;
+    state.highId = std::max(state.highId, id);
+    if (state.floor == 0 || id < state.floor) state.floor = id;
+  }
 
-  auto saved = db_.prepare("SELECT endpoint, high_id, acked FROM outbox_endpoints");
+  auto saved = db_.prepare("SELECT endpoint, high_id, acked, held FROM outbox_endpoints");
   if (!saved) return saved.error();
-  std::optional<std::uint32_t> malformed;
+  std::optional<std::pair<std::uint32_t, std::string_view>> malformed;  // endpoint, column
   s = eachRow(saved.value(), [&] {
     const auto endpoint = static_cast<std::uint32_t>(saved->int64(0));
     EndpointState& state = endpoints_[endpoint];
@@ -111,14 +133,32 @@ Status Outbox::load() {
     state.savedAcked = saved->text(2);
     state.highId = std::max(state.highId, state.savedHighId);
     auto ranges = decodeRanges(state.savedAcked);
-    if (!ranges) malformed = endpoint;
+    state.savedHeld = saved->text(3);
+    auto held = decodeRanges(state.savedHeld);
+    if (!ranges || !held) malformed = {endpoint, ranges ? "held" : "acked"};
     state.acked = ranges ? std::move(*ranges) : AckedRanges{};
+    // What the file says is held and this process does not hold was lost with the memory
+    // of the process before it.
+    for (const auto& [first, last] : held ? *held : AckedRanges{}) {
+      std::uint64_t from = first;
+      for (auto it = held_.lower_bound(first); it != held_.end() && it->first <= last; ++it) {
+        if (it->first > from) state.lost[from] = it->first - 1;
+        from = it->first + 1;
+      }
+      if (from <= last) state.lost[from] = last;
+    }
     return !malformed;
   });
   if (!s) return s;
-  if (malformed) return Error{"outbox_endpoints: malformed acked ranges for endpoint " + std::to_string(*malformed)};
+  if (malformed) {
+    return Error{"outbox_endpoints: malformed " + std::string(malformed->second) + " ranges for endpoint " +
+                 std::to_string(malformed->first)};
+  }
 
   for (auto& [endpoint, state] : endpoints_) {
+    // Lost ids are resolved (by the eviction that audits them): an eviction range must not
+    // span them as if they were still there.
+    state.acked.insert(state.lost.begin(), state.lost.end());
     if (Status split = splitAroundStored(endpoint, state); !split) return split;
     nextId_ = std::max(nextId_, state.highId + 1);
   }
@@ -158,12 +198,18 @@ Status Outbox::requireWritable(std::string_view what) const {
 
 Result<std::uint64_t> Outbox::add(std::uint32_t endpoint, std::string_view topicSuffix,
                                   std::span<const std::uint8_t> payload) {
+  settle();
   if (Status s = requireWritable("add()"); !s) return Error{s.message()};
-  auto insert = db_.prepare("INSERT INTO outbox(id, endpoint, topic, payload) VALUES(?1, ?2, ?3, ?4)");
-  if (!insert) return insert.error();
   const std::uint64_t id = nextId_;
-  insert->bind(1, sql(id)).bind(2, sql(endpoint)).bind(3, topicSuffix).bindBlob(4, payload);
-  if (Status s = insert->run(); !s) return Error{"outbox: " + s.message()};
+  if (options_.writeBehind) {
+    held_[id] = Held{endpoint, std::string(topicSuffix), std::vector<std::uint8_t>(payload.begin(), payload.end()),
+                     db_.transactionSerial()};
+  } else {
+    auto insert = db_.prepare("INSERT INTO outbox(id, endpoint, topic, payload) VALUES(?1, ?2, ?3, ?4)");
+    if (!insert) return insert.error();
+    insert->bind(1, sql(id)).bind(2, sql(endpoint)).bind(3, topicSuffix).bindBlob(4, payload);
+    if (Status s = insert->run(); !s) return Error{"outbox: " + s.message()};
+  }
   ++nextId_;
   EndpointState& state = endpoints_[endpoint];
   const std::uint64_t bytes = topicSuffix.size() + payload.size() + kRowOverheadBytes;
@@ -181,8 +227,37 @@ bool Outbox::isResolved(const EndpointState& state, std::uint64_t id) {
 
 // Called only outside the caller's transactions, so the one that deleted
 // `uncommittedDeletes_` is over; since resync() did not come first, it committed.
+// A held entry whose row was written, or whose acknowledgement was flushed, is done with
+// once that transaction committed: when none is open any more, or a later one is.
 void Outbox::settle() {
-  if (!db_.inTransaction()) uncommittedDeletes_.clear();
+  const bool open = db_.inTransaction();
+  if (!open) uncommittedDeletes_.clear();
+  if (toForget_.empty()) return;  // every call does this: it must cost nothing then
+  const std::uint64_t current = db_.transactionSerial();
+  const auto committed = [&](std::uint64_t serial) { return serial != 0 && (!open || serial < current); };
+  std::erase_if(toForget_, [&](std::uint64_t id) {
+    const auto it = held_.find(id);
+    if (it == held_.end()) return true;
+    const Held& held = it->second;
+    if (held.spilledIn == 0 && held.flushedIn == 0 && held.evictedIn == 0) return true;  // undone by resync()
+    if (!committed(held.spilledIn) && !committed(held.flushedIn) && !committed(held.evictedIn)) return false;
+    held_.erase(it);
+    return true;
+  });
+}
+
+bool Outbox::memoryOnly(std::uint64_t id) const {
+  const auto it = held_.find(id);
+  return it != held_.end() && it->second.spilledIn == 0;
+}
+
+// The lowest unacknowledged entry of the endpoint held only in memory above `after`; 0 if none.
+std::uint64_t Outbox::lowestHeldUnresolved(std::uint32_t endpoint, std::uint64_t after) const {
+  for (auto it = held_.upper_bound(after); it != held_.end(); ++it) {
+    const Held& held = it->second;
+    if (held.endpoint == endpoint && held.unresolvedInMemory()) return it->first;
+  }
+  return 0;
 }
 
 void Outbox::acknowledged(std::uint64_t id) {
@@ -192,16 +267,27 @@ void Outbox::acknowledged(std::uint64_t id) {
 }
 
 Status Outbox::applyAck(std::uint64_t id) {
-  auto row = db_.prepare("SELECT endpoint, " + std::string(kRowSize) + " FROM outbox WHERE id = ?1");
-  if (!row) return row.error();
-  row->bind(1, sql(id));
-  auto found = row->step();
-  if (!found) return found.error();
-  if (!found.value()) return Status::success();  // evicted, flushed, or never added
-  const auto endpoint = static_cast<std::uint32_t>(row->int64(0));
-  const std::uint64_t bytes = u64(row->int64(1)) + kRowOverheadBytes;
+  std::uint32_t endpoint = 0;
+  std::uint64_t bytes = 0;
+  Held* held = nullptr;
+  if (memoryOnly(id)) {
+    held = &held_.at(id);
+    if (held->acked || held->evictedIn != 0) return Status::success();
+    endpoint = held->endpoint;
+    bytes = held->topicSuffix.size() + held->payload.size() + kRowOverheadBytes;
+  } else {
+    auto row = db_.prepare("SELECT endpoint, " + std::string(kRowSize) + " FROM outbox WHERE id = ?1");
+    if (!row) return row.error();
+    row->bind(1, sql(id));
+    auto found = row->step();
+    if (!found) return found.error();
+    if (!found.value()) return Status::success();  // evicted, flushed, or never added
+    endpoint = static_cast<std::uint32_t>(row->int64(0));
+    bytes = u64(row->int64(1)) + kRowOverheadBytes;
+  }
   EndpointState& state = endpoints_[endpoint];
   if (isResolved(state, id)) return Status::success();
+  if (held != nullptr) held->acked = true;
   state.entries -= 1;
   state.bytes -= bytes;
   storedBytes_ -= bytes;
@@ -239,7 +325,10 @@ Result<bool> Outbox::anyStoredBetween(std::uint32_t endpoint, std::uint64_t afte
   auto probe = db_.prepare("SELECT 1 FROM outbox WHERE endpoint = ?1 AND id > ?2 AND id < ?3 LIMIT 1");
   if (!probe) return probe.error();
   probe->bind(1, sql(endpoint)).bind(2, sql(after)).bind(3, sql(before));
-  return probe->step();
+  auto stored = probe->step();
+  if (!stored || stored.value()) return stored;
+  const std::uint64_t held = lowestHeldUnresolved(endpoint, after);
+  return held != 0 && held < before;
 }
 
 // The lowest stored id of the endpoint above `after` that no acknowledged range holds.
@@ -255,6 +344,8 @@ Result<std::uint64_t> Outbox::nextUnresolved(std::uint32_t endpoint, const Endpo
     return false;
   });
   if (!s) return Error{s.message()};
+  const std::uint64_t held = lowestHeldUnresolved(endpoint, after);
+  if (held != 0 && (found == 0 || held < found)) found = held;
   return found;
 }
 
@@ -277,12 +368,34 @@ Status Outbox::moveFloor(std::uint32_t endpoint, EndpointState& state, std::uint
   return Status::success();
 }
 
-Status Outbox::flush() {
+Status Outbox::flush(Spill spill) {
+  settle();
   if (Status s = requireWritable("flush()"); !s) return s;
   std::set<std::uint32_t> touched;
   if (Status s = deleteAcknowledged(std::nullopt, touched); !s) return Error{"outbox: " + s.message()};
-  for (const std::uint32_t endpoint : touched) {
-    if (Status s = save(endpoint, endpoints_[endpoint]); !s) return Error{"outbox: " + s.message()};
+  if (Status s = spillHeld(spill); !s) return Error{"outbox: " + s.message()};
+  for (auto& [endpoint, state] : endpoints_) {
+    if (Status s = save(endpoint, state); !s) return Error{"outbox: " + s.message()};
+  }
+  return Status::success();
+}
+
+// Writes the rows of held payloads still unacknowledged: those added before this
+// transaction, or all of them.
+Status Outbox::spillHeld(Spill spill) {
+  const std::uint64_t current = db_.transactionSerial();
+  std::optional<storage::Statement> insert;
+  for (auto& [id, held] : held_) {
+    if (!held.unresolvedInMemory() || (spill == Spill::Older && held.addedIn >= current)) continue;
+    if (!insert) {
+      auto prepared = db_.prepare("INSERT INTO outbox(id, endpoint, topic, payload) VALUES(?1, ?2, ?3, ?4)");
+      if (!prepared) return prepared.error();
+      insert.emplace(std::move(prepared.value()));
+    }
+    insert->bind(1, sql(id)).bind(2, sql(held.endpoint)).bind(3, held.topicSuffix).bindBlob(4, held.payload);
+    if (Status s = insert->run(); !s) return s;
+    held.spilledIn = current;
+    toForget_.push_back(id);
   }
   return Status::success();
 }
@@ -297,8 +410,13 @@ Status Outbox::deleteAcknowledged(std::optional<std::uint32_t> onlyEndpoint, std
       kept.push_back(ack);
       continue;
     }
-    remove->bind(1, sql(ack.id));
-    if (Status s = remove->run(); !s) return s;
+    if (memoryOnly(ack.id)) {
+      held_.at(ack.id).flushedIn = db_.transactionSerial();  // no row: forgotten once this commits
+      toForget_.push_back(ack.id);
+    } else {
+      remove->bind(1, sql(ack.id));
+      if (Status s = remove->run(); !s) return s;
+    }
     touched.insert(ack.endpoint);
     uncommittedDeletes_.push_back(ack);
   }
@@ -317,18 +435,51 @@ Status Outbox::deleteAcknowledged(std::optional<std::uint32_t> onlyEndpoint, std
 // deleting all of the endpoint's acknowledged rows (flush(), evictFrom()): then the
 // lowest stored row is the floor, evicted ids lie below it, and every id above it that
 // was acknowledged is in a range.
+//
+// With write-behind it also saves which ids are held only in memory (unacknowledged), and
+// the lost ones not handed over yet, so that a restart knows what went with the memory.
 Status Outbox::save(std::uint32_t endpoint, EndpointState& state) {
   std::string acked = encodeRanges(state.acked);
-  if (state.highId == state.savedHighId && acked == state.savedAcked) return Status::success();
+  std::string held = heldRanges(endpoint, state);
+  if (state.highId == state.savedHighId && acked == state.savedAcked && held == state.savedHeld) {
+    return Status::success();
+  }
   auto upsert = db_.prepare(
-      "INSERT INTO outbox_endpoints(endpoint, high_id, acked) VALUES(?1, ?2, ?3) "
-      "ON CONFLICT(endpoint) DO UPDATE SET high_id = excluded.high_id, acked = excluded.acked");
+      "INSERT INTO outbox_endpoints(endpoint, high_id, acked, held) VALUES(?1, ?2, ?3, ?4) "
+      "ON CONFLICT(endpoint) DO UPDATE SET high_id = excluded.high_id, acked = excluded.acked, held = excluded.held");
   if (!upsert) return upsert.error();
-  upsert->bind(1, sql(endpoint)).bind(2, sql(state.highId)).bind(3, acked);
+  upsert->bind(1, sql(endpoint)).bind(2, sql(state.highId)).bind(3, acked).bind(4, held);
   if (Status s = upsert->run(); !s) return s;
   state.savedHighId = state.highId;
   state.savedAcked = std::move(acked);
+  state.savedHeld = std::move(held);
   return Status::success();
+}
+
+std::string Outbox::heldRanges(std::uint32_t endpoint, const EndpointState& state) const {
+  AckedRanges ranges = state.lost;
+  for (const auto& [id, held] : held_) {
+    if (held.endpoint != endpoint || !held.unresolvedInMemory()) continue;
+    if (!ranges.empty() && std::prev(ranges.end())->second + 1 == id) {
+      std::prev(ranges.end())->second = id;
+    } else {
+      ranges[id] = id;
+    }
+  }
+  return encodeRanges(ranges);
+}
+
+Result<std::vector<Eviction>> Outbox::takeLostOnRestart() {
+  settle();
+  if (Status s = requireWritable("takeLostOnRestart()"); !s) return Error{s.message()};
+  std::vector<Eviction> lost;
+  for (auto& [endpoint, state] : endpoints_) {
+    if (state.lost.empty()) continue;
+    for (const auto& [first, last] : state.lost) lost.push_back({endpoint, last - first + 1, first, last, 0});
+    state.lost.clear();
+    if (Status s = save(endpoint, state); !s) return Error{"outbox: " + s.message()};  // no longer named
+  }
+  return lost;
 }
 
 Status Outbox::resync() {
@@ -341,6 +492,18 @@ Status Outbox::resync() {
   uncommittedDeletes_.clear();
   unflushed_.clear();
   brokenReason_.reset();
+  // Held payloads: undo what the rolled-back transaction (the last one begun) did to them;
+  // what earlier ones did committed. Acknowledgements are re-applied below.
+  const std::uint64_t failed = db_.transactionSerial();
+  for (auto entry = held_.begin(); entry != held_.end();) {
+    Held& held = entry->second;
+    if (held.spilledIn == failed) held.spilledIn = 0;
+    if (held.flushedIn == failed) held.flushedIn = 0;
+    if (held.evictedIn == failed) held.evictedIn = 0;
+    held.acked = false;
+    const bool gone = held.addedIn == failed || held.spilledIn != 0 || held.flushedIn != 0 || held.evictedIn != 0;
+    entry = gone ? held_.erase(entry) : std::next(entry);
+  }
   if (Status s = load(); !s) {
     brokenReason_ = "reload failed: " + s.message();
     return Error{"outbox: " + s.message()};
@@ -366,6 +529,7 @@ std::vector<std::uint32_t> Outbox::evictionSequence() const {
 }
 
 Result<std::vector<Eviction>> Outbox::evictOverCapacity() {
+  settle();
   if (Status s = requireWritable("evictOverCapacity()"); !s) return Error{s.message()};
   std::vector<Eviction> evictions;
   for (const std::uint32_t endpoint : evictionSequence()) {
@@ -425,6 +589,26 @@ Result<std::vector<Eviction>> Outbox::evictFrom(std::uint32_t endpoint, Endpoint
     state.bytes -= run.bytes;
     storedBytes_ -= run.bytes;
   }
+  // Still over: the payloads held in memory go next (they are newer than every row).
+  const std::size_t rowRuns = runs.size();
+  for (auto& [id, held] : held_) {
+    if (freed >= excess) break;
+    if (held.endpoint != endpoint || !held.unresolvedInMemory()) continue;
+    const std::uint64_t bytes = held.topicSuffix.size() + held.payload.size() + kRowOverheadBytes;
+    if (runs.size() == rowRuns || rangeBetween(state.acked, runs.back().lastId, id)) {
+      runs.push_back({endpoint, 0, id, id, 0});
+    }
+    Eviction& run = runs.back();
+    run.count += 1;
+    run.lastId = id;
+    run.bytes += bytes;
+    freed += bytes;
+    held.evictedIn = db_.transactionSerial();
+    toForget_.push_back(id);
+    state.entries -= 1;
+    state.bytes -= bytes;
+    storedBytes_ -= bytes;
+  }
   if (!runs.empty()) {
     if (Status s = moveFloor(endpoint, state, runs.back().lastId); !s) return Error{s.message()};
   }
@@ -441,7 +625,8 @@ Result<std::vector<Entry>> Outbox::pending(std::uint32_t endpoint, std::uint64_t
   const EndpointState& state = it->second;
   auto rows = db_.prepare("SELECT id, topic, payload FROM outbox WHERE endpoint = ?1 AND id > ?2 ORDER BY id");
   if (!rows) return rows.error();
-  rows->bind(1, sql(endpoint)).bind(2, sql(std::max(afterId, state.floor - 1)));
+  const std::uint64_t after = std::max(afterId, state.floor - 1);
+  rows->bind(1, sql(endpoint)).bind(2, sql(after));
   Status s = eachRow(rows.value(), [&] {
     const std::uint64_t id = u64(rows->int64(0));
     if (isResolved(state, id)) return true;  // acknowledged, not flushed yet
@@ -449,6 +634,20 @@ Result<std::vector<Entry>> Outbox::pending(std::uint32_t endpoint, std::uint64_t
     return entries.size() < max;
   });
   if (!s) return Error{"outbox: " + s.message()};
+  // Held payloads are newer than every row of their endpoint except right after a
+  // restart's rows; merged by id all the same.
+  const std::size_t fromRows = entries.size();
+  for (auto h = held_.upper_bound(after); h != held_.end(); ++h) {
+    const Held& held = h->second;
+    if (held.endpoint != endpoint || !held.unresolvedInMemory()) continue;
+    entries.push_back({h->first, endpoint, held.topicSuffix, held.payload});
+    if (entries.size() - fromRows >= max) break;
+  }
+  if (entries.size() > fromRows) {
+    std::inplace_merge(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(fromRows), entries.end(),
+                       [](const Entry& a, const Entry& b) { return a.id < b.id; });
+    if (entries.size() > max) entries.resize(max);
+  }
   return entries;
 }
 

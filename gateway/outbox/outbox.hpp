@@ -1,20 +1,29 @@
 #pragma once
 // The durable upload queue between encode and uplink (docs/architecture.md, "Outbox").
-// Payloads go into the caller's SQLite transaction, beside their audit records, so an
-// upload exists only if its record does; the gateway sends them after the commit and
-// reports what each endpoint acknowledged. Delivery is at least once: an entry leaves
-// the table only once acknowledged (at the next flush) or evicted; whatever is still in
-// the table after a restart is sent again.
+// Every entry gets its id inside the caller's SQLite transaction, beside its audit
+// record, so an upload exists only if its record does; the gateway sends entries after
+// the commit and reports what each endpoint acknowledged. Delivery is at least once: an
+// entry leaves only once acknowledged (at the next flush) or evicted; whatever is still
+// stored after a restart is sent again.
+//
+// Write-behind (OutboxOptions::writeBehind, decision 0005): the payload of a new entry
+// is held in memory, not written, and is written ("spilled") only if it is still
+// unacknowledged at the next flush, one commit later. Most entries are acknowledged
+// within milliseconds, so their payloads never touch the flash. Which ids are held is
+// saved in the commit, so after a crash the held entries are known lost:
+// takeLostOnRestart() returns them, to be audited as evictions. Without write-behind
+// every payload is written in the transaction that adds it.
 //
 // Contract:
 //  - One Outbox per database, used from the thread that owns the database; it keeps a
-//    reference to `db`, which must outlive it.
-//  - add(), evictOverCapacity() and flush() write, and only inside a transaction the
-//    caller has open (refused otherwise): the outbox never commits on its own. After a
-//    transaction that rolled back, call resync() before anything else.
+//    reference to `db`, which must outlive it. Transactions are storage::Transaction.
+//  - add(), evictOverCapacity(), takeLostOnRestart() and flush() write, and only inside a
+//    transaction the caller has open (refused otherwise): the outbox never commits on its
+//    own. After a transaction that rolled back, call resync() before anything else.
 //  - Ids are one global sequence starting at 1, never reused (across restarts too).
 //  - Memory is per endpoint: counters and the acknowledged ranges above the lowest
-//    unacknowledged entry (a handful while a window is in flight). Payloads stay in SQLite.
+//    unacknowledged entry (a handful while a window is in flight); with write-behind also
+//    the held payloads (what was added in the last two commits and is not acknowledged).
 //  - Errors are values; nothing throws.
 #include <cstddef>
 #include <cstdint>
@@ -64,6 +73,10 @@ struct OutboxOptions {
   // gateway passes overseas endpoints first, domestic last (the domestic copy is the
   // regulatory record). Endpoints not listed come after the listed ones, lowest index first.
   std::vector<std::uint32_t> evictionOrder;
+  // Hold new payloads in memory and write only those still unacknowledged one commit
+  // later (see the top of this file). The gateway's default; off, every payload is
+  // written at once and a crash loses none of what was committed.
+  bool writeBehind = false;
 };
 
 class Outbox {
@@ -74,7 +87,9 @@ class Outbox {
   // listed twice in the eviction order.
   static Result<std::unique_ptr<Outbox>> open(storage::Database& db, OutboxOptions options);
 
-  // Stores one payload for `endpoint` and returns its id. Within one transaction the
+  // Stores one payload for `endpoint` and returns its id. With write-behind, flush() must
+  // run in the same transaction after the last add(): it saves which ids are held, and
+  // without it a crash would lose them unaudited. Within one transaction the
   // gateway adds all of one endpoint's entries, then the next endpoint's, so each
   // endpoint's ids in a batch are contiguous: the audit records them as (endpoint,
   // first id, count).
@@ -88,6 +103,13 @@ class Outbox {
   // acknowledged rows of each endpoint it evicts from, as flush() would.
   Result<std::vector<Eviction>> evictOverCapacity();
 
+  // Entries that were held in memory (write-behind) when the process that added them
+  // ended before spilling them: their audit records say queued, their payloads are gone.
+  // Returns them once per open, as evictions (bytes 0: unknown), for the caller to audit
+  // in the same transaction; the file keeps naming them until that transaction commits
+  // (after a rollback and resync() they are returned again). Empty without a crash.
+  Result<std::vector<Eviction>> takeLostOnRestart();
+
   // An endpoint acknowledged `id`. Applied in memory at once: pending() no longer returns
   // it, counts() drop, resolvedThrough() may move; the row is deleted at the next flush().
   // An unknown, evicted or already acknowledged id is a no-op. Reads the row (never
@@ -95,12 +117,18 @@ class Outbox {
   // again) and the next flush() reports the error.
   void acknowledged(std::uint64_t id);
 
-  // Deletes the rows acknowledged since the last flush. Call it in every commit
+  // Deletes the rows acknowledged since the last flush, spills held payloads added before
+  // this transaction and still unacknowledged, and saves each endpoint's high id, held and
+  // acknowledged ranges. Call it in every commit
   // transaction, the one that also records AuditLog::acknowledge(endpoint,
   // resolvedThrough()), so acknowledgements cost no transaction of their own and the
   // watermark and the deletes commit together. If that transaction rolls back, call
   // resync(): the acknowledgements are kept and deleted at the following flush().
-  Status flush();
+  enum class Spill {
+    Older,  // held payloads added before this transaction (every commit)
+    All,    // every held payload (the last commit before a clean stop)
+  };
+  Status flush(Spill spill = Spill::Older);
 
   // Reloads the in-memory state from the tables, then re-applies the acknowledgements not
   // known to be committed (those whose rows are still there). The outbox takes the first
@@ -144,9 +172,29 @@ class Outbox {
     // What outbox_endpoints holds for it, to skip writes that change nothing.
     std::uint64_t savedHighId = 0;
     std::string savedAcked;
+    std::string savedHeld;
+    // Held ids the file named at open that this process never held: lost in a crash,
+    // until takeLostOnRestart() hands them over.
+    AckedRanges lost;
+  };
+
+  // A write-behind entry while its payload is in memory. The serials are the database's
+  // transactionSerial() of the transaction that did it; 0 when not done yet.
+  struct Held {
+    std::uint32_t endpoint = 0;
+    std::string topicSuffix;
+    std::vector<std::uint8_t> payload;
+    std::uint64_t addedIn = 0;
+    std::uint64_t spilledIn = 0;  // its row was written (then the row is the entry)
+    std::uint64_t flushedIn = 0;  // acknowledged, and the flush after it ran
+    std::uint64_t evictedIn = 0;  // given up over capacity before it was written
+    bool acked = false;
+    // Only in memory and neither acknowledged nor evicted: to be sent, spilled or evicted.
+    bool unresolvedInMemory() const { return spilledIn == 0 && !acked && evictedIn == 0; }
   };
 
   Outbox(storage::Database& db, OutboxOptions options) : db_(db), options_(std::move(options)) {}
+  Status addHeldColumn();
   Status load();
   Status requireWritable(std::string_view what) const;
   Status applyAck(std::uint64_t id);
@@ -158,6 +206,10 @@ class Outbox {
   Status save(std::uint32_t endpoint, EndpointState& state);
   Status deleteAcknowledged(std::optional<std::uint32_t> onlyEndpoint, std::set<std::uint32_t>& touched);
   void settle();
+  bool memoryOnly(std::uint64_t id) const;
+  std::uint64_t lowestHeldUnresolved(std::uint32_t endpoint, std::uint64_t after) const;
+  Status spillHeld(Spill spill);
+  std::string heldRanges(std::uint32_t endpoint, const EndpointState& state) const;
   Result<std::vector<Eviction>> evictFrom(std::uint32_t endpoint, EndpointState& state);
   std::vector<std::uint32_t> evictionSequence() const;
 
@@ -175,6 +227,8 @@ class Outbox {
   // at the next call outside a transaction, re-applied by resync().
   std::vector<Acknowledgement> uncommittedDeletes_;
   std::optional<std::string> brokenReason_;  // a failed read left memory unsure: resync()
+  std::map<std::uint64_t, Held> held_;        // write-behind payloads, by id
+  std::vector<std::uint64_t> toForget_;       // held ids spilled, flushed or evicted: settle() erases them
 };
 
 inline constexpr std::string_view kOutboxSchema = R"sql(
@@ -187,7 +241,8 @@ CREATE INDEX IF NOT EXISTS outbox_by_endpoint ON outbox(endpoint, id);
 CREATE TABLE IF NOT EXISTS outbox_endpoints(
   endpoint INTEGER PRIMARY KEY,
   high_id INTEGER NOT NULL,
-  acked TEXT NOT NULL);
+  acked TEXT NOT NULL,
+  held TEXT NOT NULL DEFAULT '');
 )sql";
 
 }  // namespace cordon::outbox

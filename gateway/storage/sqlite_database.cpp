@@ -174,6 +174,7 @@ bool Statement::isNull(int column) const { return sqlite3_column_type(stmt_, col
 
 Result<Transaction> Transaction::begin(Database& db) {
   if (Status s = db.exec("BEGIN IMMEDIATE"); !s) return Error{"begin transaction: " + s.message()};
+  ++db.transactionSerial_;
   return Transaction(db);
 }
 

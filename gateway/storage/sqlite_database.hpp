@@ -57,13 +57,18 @@ class Database {
   int changes() const;
   // Inside BEGIN ... COMMIT (components that write only in their caller's transaction check it).
   bool inTransaction() const;
+  // How many transactions Transaction::begin() has opened on this handle: lets a component
+  // that caches state per transaction tell the open one from earlier ones.
+  std::uint64_t transactionSerial() const { return transactionSerial_; }
   const std::filesystem::path& file() const { return file_; }
   sqlite3* handle() const { return db_; }
 
  private:
   Database(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
+  friend class Transaction;
   sqlite3* db_;
   std::filesystem::path file_;
+  std::uint64_t transactionSerial_ = 0;
 };
 
 // A prepared statement: bind (1-based, as SQLite), step, read columns, reset.

@@ -50,7 +50,7 @@ std::string describeUpload(const audit::UploadStatus& s) {
     case UploadState::Acknowledged: return "acknowledged (the batch's " + range + "; " + mark + ")";
     case UploadState::Evicted:
       return "evicted (record " + std::to_string(s.evictionSeq) + "): some or all of the batch's " + range +
-             " dropped from the outbox unsent";
+             " given up without an acknowledgement (outbox over capacity, or held in memory at a crash)";
   }
   return "";
 }

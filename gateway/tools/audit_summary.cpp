@@ -164,7 +164,7 @@ void addIncidents(Sections& out, const AuditContents& contents) {
                    std::to_string(e.body.count),
                    std::to_string(e.body.firstOutboxId) + "-" + std::to_string(e.body.lastOutboxId)});
   }
-  out.push_back({"evictions (outbox over capacity: dropped unsent)", std::move(evictions), ""});
+  out.push_back({"evictions (given up without an acknowledgement: outbox over capacity, or held in memory at a crash)", std::move(evictions), ""});
 }
 
 void addSubjects(Sections& out, const AuditContents& contents, const Tally& t) {

@@ -393,5 +393,105 @@ TEST_F(OutboxTest, CountsAndStoredBytesMatchTheTableAfterReopen) {
   EXPECT_EQ(static_cast<std::uint64_t>(fromTable), outbox_->storedBytes());
 }
 
+// ---- write-behind (decision 0005) ------------------------------------------------------
+
+class OutboxWriteBehindTest : public OutboxTest {
+ protected:
+  void SetUp() override {
+    OutboxOptions options;
+    options.writeBehind = true;
+    reopen(options);
+  }
+
+  // One gateway commit: adds, then the flush that saves what is held.
+  std::vector<std::uint64_t> commitAdding(std::uint32_t endpoint, std::size_t n) {
+    auto tx = begin();
+    auto ids = add(endpoint, n);
+    EXPECT_TRUE(outbox_->flush().ok());
+    EXPECT_TRUE(tx.commit().ok());
+    return ids;
+  }
+
+  std::string savedHeld(std::uint32_t endpoint) {
+    auto statement = db_->prepare("SELECT held FROM outbox_endpoints WHERE endpoint = " + std::to_string(endpoint)).value();
+    return statement.step().value() ? statement.text(0) : "(no row)";
+  }
+};
+
+TEST_F(OutboxWriteBehindTest, PayloadsAcknowledgedBeforeTheNextCommitAreNeverWritten) {
+  const auto ids = commitAdding(kOverseas, 3);
+  EXPECT_EQ(rows(), 0);
+  EXPECT_EQ(savedHeld(kOverseas), "1-3");
+  EXPECT_EQ(pendingIds(kOverseas), ids);  // sent from memory
+  ack(ids);
+  flushCommitted();
+  EXPECT_EQ(rows(), 0);
+  EXPECT_EQ(savedHeld(kOverseas), "");
+  EXPECT_EQ(outbox_->resolvedThrough(kOverseas), 3u);
+  reopen(options_);
+  auto tx = begin();
+  EXPECT_TRUE(outbox_->takeLostOnRestart().value().empty());
+}
+
+TEST_F(OutboxWriteBehindTest, WhatIsStillUnacknowledgedACommitLaterIsWritten) {
+  const auto first = commitAdding(kDomestic, 2);
+  ack({first[0]});
+  const auto second = commitAdding(kDomestic, 2);  // this flush spills first[1] only
+  EXPECT_EQ(rows(kDomestic), 1);
+  EXPECT_EQ(sqlValue("SELECT id FROM outbox"), static_cast<std::int64_t>(first[1]));
+  EXPECT_EQ(pendingIds(kDomestic), (std::vector<std::uint64_t>{first[1], second[0], second[1]}));
+  reopen(options_);  // a crash: the spilled one survives, the held ones are lost
+  EXPECT_EQ(pendingIds(kDomestic), (std::vector<std::uint64_t>{first[1]}));
+}
+
+TEST_F(OutboxWriteBehindTest, ACrashLosesTheHeldEntriesAndTheRestartHandsThemOverUntilACommitTakesThem) {
+  const auto domestic = commitAdding(kDomestic, 2);
+  const auto overseas = commitAdding(kOverseas, 3);  // spills domestic's two
+  ack({overseas[1]});                                 // acknowledged, not committed: lost too
+  reopen(options_);
+  const std::vector<Eviction> expected{{kOverseas, 3, overseas[0], overseas[2], 0}};
+  {
+    auto tx = begin();
+    EXPECT_EQ(outbox_->takeLostOnRestart().value(), expected);
+    EXPECT_TRUE(outbox_->flush().ok());
+    // rolled back: still named by the file
+  }
+  ASSERT_TRUE(outbox_->resync().ok());
+  {
+    auto tx = begin();
+    EXPECT_EQ(outbox_->takeLostOnRestart().value(), expected);
+    EXPECT_TRUE(outbox_->flush().ok());
+    ASSERT_TRUE(tx.commit().ok());
+  }
+  EXPECT_EQ(outbox_->resolvedThrough(kOverseas), overseas[2]);
+  EXPECT_EQ(pendingIds(kDomestic), domestic);
+  reopen(options_);
+  auto tx = begin();
+  EXPECT_TRUE(outbox_->takeLostOnRestart().value().empty());
+  EXPECT_EQ(add(kOverseas, 1), (std::vector<std::uint64_t>{overseas[2] + 1}));  // ids not reused
+}
+
+TEST_F(OutboxWriteBehindTest, TheLastCommitBeforeAStopWritesEveryHeldPayload) {
+  const auto ids = commitAdding(kOverseas, 2);
+  auto tx = begin();
+  ASSERT_TRUE(outbox_->flush(Outbox::Spill::All).ok());
+  ASSERT_TRUE(tx.commit().ok());
+  EXPECT_EQ(rows(kOverseas), 2);
+  EXPECT_EQ(savedHeld(kOverseas), "");
+  reopen(options_);
+  EXPECT_EQ(pendingIds(kOverseas), ids);
+}
+
+TEST_F(OutboxWriteBehindTest, AFileFromBeforeWriteBehindGetsTheHeldColumn) {
+  outbox_.reset();
+  ASSERT_TRUE(db_->exec("DROP TABLE outbox_endpoints; CREATE TABLE outbox_endpoints(endpoint INTEGER PRIMARY KEY, "
+                        "high_id INTEGER NOT NULL, acked TEXT NOT NULL); "
+                        "INSERT INTO outbox_endpoints VALUES(0, 7, '')")
+                  .ok());
+  reopen(options_);
+  EXPECT_EQ(savedHeld(kDomestic), "");
+  EXPECT_EQ(commitAdding(kDomestic, 1), (std::vector<std::uint64_t>{8}));
+}
+
 }  // namespace
 }  // namespace cordon::outbox
