@@ -124,7 +124,8 @@ set_tcp_nodelay true
 persistence false
 C
   # Each endpoint broker: the TLS listener the uploaders use, and a plain one for \$SYS and
-  # subscribers. Unlimited queues: a slow subscriber must not make the broker drop frames.
+  # subscribers. Unlimited queues and a wide window of unacknowledged messages: a subscriber
+  # must neither make the broker drop frames nor hold up the delivery it measures.
   cat >dom.conf <<C
 user $me
 sys_interval 1
@@ -135,6 +136,7 @@ log_type information
 log_type subscribe
 max_queued_messages 0
 max_queued_bytes 0
+max_inflight_messages 1000
 set_tcp_nodelay true
 listener $P_DOM 127.0.0.1
 allow_anonymous true
@@ -154,6 +156,7 @@ log_type information
 log_type subscribe
 max_queued_messages 0
 max_queued_bytes 0
+max_inflight_messages 1000
 set_tcp_nodelay true
 listener $P_OVS 127.0.0.1
 allow_anonymous true
