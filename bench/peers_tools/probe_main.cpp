@@ -17,6 +17,7 @@
 #include <mqtt/async_client.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -92,7 +93,8 @@ int main(int argc, char** argv) {
       ("truth", po::value<std::vector<std::string>>()->composing(),
        "cordon-sim ground truth: capture times by frame identity (repeatable)")
       ("frames", po::value<std::string>()->default_value("/frames/"), "a frame's topic contains this")
-      ("report", po::value<std::string>(), "also write the report as one JSON object to FILE");
+      ("report", po::value<std::string>(), "also write the report as one JSON object to FILE")
+      ("progress", po::value<std::string>(), "keep FILE holding the number of frames received so far (every 200 ms)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -166,12 +168,13 @@ int main(int argc, char** argv) {
   const double idleS = vm["idle-s"].as<double>(), maxS = vm["max-s"].as<double>();
   const std::int64_t started = realtimeNs();
   std::size_t messages = 0;
-  auto drain = [&]() -> bool {
+  auto drain = [&](const auto& also) -> bool {
     std::vector<bench::CapturedMessage> batch;
     {
       std::lock_guard lock(mutex);
       batch.swap(queued);
     }
+    also(batch);
     for (const auto& m : batch) {
       if (Status s = writer.value()->append(m); !s) {
         std::cerr << "cordon-bench-probe: " << s.message() << "\n";
@@ -181,9 +184,19 @@ int main(int argc, char** argv) {
     messages += batch.size();
     return true;
   };
+  const std::string progressPath = vm.count("progress") ? vm["progress"].as<std::string>() : "";
+  std::size_t frameCount = 0, loops = 0;
+  auto countFrames = [&](const std::vector<bench::CapturedMessage>& batch) {
+    for (const auto& m : batch) frameCount += m.topic.find(framesMark) != std::string::npos ? 1U : 0U;
+  };
   while (!stopRequested) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!drain()) return 1;
+    if (!drain(countFrames)) return 1;
+    if (!progressPath.empty() && ++loops % 4 == 0) {
+      // Written whole and renamed, so a reader never sees half a number.
+      { std::ofstream(progressPath + ".new") << frameCount << "\n"; }
+      std::rename((progressPath + ".new").c_str(), progressPath.c_str());
+    }
     const std::int64_t now = realtimeNs();
     const std::int64_t last = lastArrival.load();
     if (idleS > 0 && last > 0 && static_cast<double>(now - last) / 1e9 >= idleS) break;
@@ -194,7 +207,7 @@ int main(int argc, char** argv) {
   } catch (const mqtt::exception&) {
     // The broker may be gone at the end of a run: what arrived is written below.
   }
-  if (!drain() || !writer.value()->flush()) return 1;
+  if (!drain(countFrames) || !writer.value()->flush()) return 1;
   // The CPU of receiving and writing (the report's decoding below is not the probe's load).
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
