@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# ctest bench_peers_smoke (label e2e): bench/peers --smoke against this build, then checks
-# that it printed a complete table: every figure's row, no cell it could not compute ("?"),
-# the gateway and bridge arms run, the leak check PASS for the gateway and FAIL for the
-# bridge (it forwards everything), and the extras. Keeps the harness from rotting; the
-# figures themselves are not judged (machines are noisy).
+# ctest bench_peers_smoke (label e2e; tests/e2e/bench/CMakeLists.txt): bench/peers --smoke
+# against this build, then checks that it printed a complete table: every figure's row, no
+# cell it could not compute ("?"), the gateway and bridge arms run, the leak check PASS for
+# the gateway and FAIL for the bridge (it forwards everything), nothing lost, and the extras.
+# Keeps the harness from rotting; the figures themselves are not judged (machines are noisy).
 set -euo pipefail
 ROOT=$1 BUILD=$2
 out=$(mktemp)
