@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "tests/e2e/gateway/overseas_verdict.hpp"
 #include "tests/support/exact_json.hpp"
 #include "tests/support/wait.hpp"
 
@@ -691,14 +691,7 @@ std::string GatewayRun::brokerLog(BrokerRole role, std::size_t vehicle) const {
 }
 
 std::vector<std::string> GatewayRun::clientIds(BrokerRole role, std::size_t vehicle) const {
-  const std::string log = slot(role, vehicle).oldLogs + brokerLog(role, vehicle);
-  // Mosquitto 2: "New client connected from 127.0.0.1:41234 as cordon-eu-fb (p2, c1, k60)."
-  static const std::regex kConnected(R"(New client connected from \S+ as (.+?) \((p\d|c\d))");
-  std::vector<std::string> ids;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), kConnected); it != std::sregex_iterator(); ++it) {
-    ids.push_back((*it)[1].str());
-  }
-  return ids;
+  return clientIdsFromMosquittoLog(slot(role, vehicle).oldLogs + brokerLog(role, vehicle));
 }
 
 Status GatewayRun::stopBroker(BrokerRole role) {
