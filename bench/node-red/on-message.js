@@ -2,64 +2,28 @@
 // (FlatBuffers, msg.payload a Buffer) in, one JSON message per endpoint out (output 1, 2,
 // ... in the order of the policy table's endpoints), in cordon-gateway's JSON rendering
 // (gateway/encode/json_encoding.cpp) on the gateway's topic <prefix>/frames/<source>.
-// Decisions come from the table On Start loaded; the treatments follow gateway/transform.
+// Decisions come from the table on-start.js loaded; the treatments follow gateway/transform.
+//
+// write-flow.js appends this to the node's "On Start" code (inside a function of its own), so
+// that the helpers and processFrame() are compiled once; "On Message" only calls
+// processFrame(msg). Defined in "On Message" itself, every helper would be a new closure for
+// every message, and V8 never optimised the node's code.
 const S = context.get('state');
 const { T, V, registry, endpoints, wire, flatbuffers } = S;
 const W = wire;
 const counts = S.counts;
-counts.frames++;
 
-function reject(why) {
+function reject(msg, why) {
   counts.rejected++;
   if (counts.rejected <= 10) node.warn('frame rejected (' + why + ') on ' + msg.topic);
   return null;
 }
-
-// ---- decode and check (the gateway's FrameVerifier does far more; see the README)
-let frame, bytes;
-try {
-  bytes = new Uint8Array(msg.payload.buffer, msg.payload.byteOffset, msg.payload.length);
-  const bb = new flatbuffers.ByteBuffer(bytes);
-  if (bytes.length < 8 || !W.SignalFrame.bufferHasIdentifier(bb)) return reject('not a SignalFrame');
-  frame = W.SignalFrame.getRootAsSignalFrame(bb);
-} catch (e) {
-  return reject('malformed');
-}
-const vehicleId = frame.vehicleId();
-const source = frame.source();
-const sequence = frame.sequence();
-const registryVersion = frame.registry();
-if (vehicleId === null || source === null || sequence === null || registryVersion === null) return reject('envelope');
-const captureNs = frame.captureTimeNs();
-const signals = [];
-try {
-  const n = frame.signalsLength();
-  for (let i = 0; i < n; ++i) {
-    const s = frame.signals(i);
-    const id = s.id();
-    const info = id < registry.length ? registry[id] : null;
-    if (info === null || id <= 5) return reject('unknown signal ' + id);
-    const type = s.valueType();
-    if (type !== info.kind) return reject('wrong value type for ' + info.path);
-    const Table = S.tableOf[type];
-    const value = Table === undefined ? null : s.value(new Table());
-    if (value === null) return reject('no value');
-    if (info.bounds !== null) {
-      const items = type === V.IntArray || type === V.UIntArray
-        ? Array.from({ length: value.vLength() }, (_, k) => value.v(k)) : [value.v()];
-      for (const x of items) {
-        if (x < info.bounds[0] || x > info.bounds[1]) return reject('value out of range for ' + info.path);
-      }
-    }
-    signals.push({ id, info, type, value, passText: null });
-  }
-} catch (e) {
-  return reject('malformed');
-}
-
 // ---- JSON rendering, as gateway/encode/json_encoding.cpp writes it
+// U+2028 and U+2029 escaped too, as the gateway writes them.
+const kLineSeparators = /[\u2028\u2029]/;
 function str(s) {
-  return JSON.stringify(s).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const t = JSON.stringify(s);
+  return kLineSeparators.test(t) ? t.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') : t;
 }
 function real(v) {
   if (!Number.isFinite(v)) return 'null';
@@ -167,71 +131,117 @@ function transform(s, t, centre) {
   return null;  // strip, block, anything unknown: never sent
 }
 
-const out = [];
-for (let e = 0; e < endpoints.length; ++e) {
-  const ep = endpoints[e];
-  const decided = signals.map((s) =>
-    (s.type === V.Image && s.value.regionsLength() > 0 ? ep.people : ep.plain)[s.id]);
-  // Positions to generalise: each complete position offered once to this endpoint's schedule.
-  const centres = new Array(signals.length);
-  let anyCell = false;
-  for (let i = 0; i < signals.length; ++i) {
-    if (decided[i] !== T.generalise_location) continue;
-    const s = signals[i];
-    let lat, lon, partner = -1;
-    if (s.type === V.GeoPoint && s.value.datum() === 0) {
-      lat = s.value.lat();
-      lon = s.value.lon();
-    } else if (s.info.latitude && s.info.partner) {
-      partner = signals.findIndex((o) => o.id === s.info.partner && o.type === V.DoubleValue);
-      if (partner < 0) continue;
-      lat = s.value.v();
-      lon = signals[partner].value.v();
-    } else {
-      continue;  // a lone longitude, a GCJ-02 point, an altitude: fail closed
+function processFrame(msg) {
+  counts.frames++;
+  // ---- decode and check (the gateway's FrameVerifier does far more; see the README)
+  let frame, bytes;
+  try {
+    bytes = new Uint8Array(msg.payload.buffer, msg.payload.byteOffset, msg.payload.length);
+    const bb = new flatbuffers.ByteBuffer(bytes);
+    if (bytes.length < 8 || !W.SignalFrame.bufferHasIdentifier(bb)) return reject(msg, 'not a SignalFrame');
+    frame = W.SignalFrame.getRootAsSignalFrame(bb);
+  } catch (e) {
+    return reject(msg, 'malformed');
+  }
+  const vehicleId = frame.vehicleId();
+  const source = frame.source();
+  const sequence = frame.sequence();
+  const registryVersion = frame.registry();
+  if (vehicleId === null || source === null || sequence === null || registryVersion === null) return reject(msg, 'envelope');
+  const captureNs = frame.captureTimeNs();
+  const signals = [];
+  try {
+    const n = frame.signalsLength();
+    for (let i = 0; i < n; ++i) {
+      const s = frame.signals(i);
+      const id = s.id();
+      const info = id < registry.length ? registry[id] : null;
+      if (info === null || id <= 5) return reject(msg, 'unknown signal ' + id);
+      const type = s.valueType();
+      if (type !== info.kind) return reject(msg, 'wrong value type for ' + info.path);
+      const Table = S.tableOf[type];
+      const value = Table === undefined ? null : s.value(new Table());
+      if (value === null) return reject(msg, 'no value');
+      if (info.bounds !== null) {
+        const items = type === V.IntArray || type === V.UIntArray
+          ? Array.from({ length: value.vLength() }, (_, k) => value.v(k)) : [value.v()];
+        for (const x of items) {
+          if (x < info.bounds[0] || x > info.bounds[1]) return reject(msg, 'value out of range for ' + info.path);
+        }
+      }
+      signals.push({ id, info, type, value, passText: null });
     }
-    const key = vehicleId + '#' + s.id;
-    const window = floorTo(captureNs, S.locationPeriodNs) / S.locationPeriodNs;
-    const last = ep.lastWindow.get(key);
-    if (last !== undefined && window <= last) continue;
-    const centre = S.cellCentre(lat, lon);
-    if (centre === null) continue;
-    ep.lastWindow.set(key, window);
-    anyCell = true;
-    centres[i] = centre;
-    if (partner >= 0) centres[partner] = centre;
+  } catch (e) {
+    return reject(msg, 'malformed');
   }
-  const fields = [];
-  for (let i = 0; i < signals.length; ++i) {
-    const text = transform(signals[i], decided[i], centres[i]);
-    if (text !== null) fields.push(str(signals[i].info.path) + ':' + text);
+
+  const out = [];
+  for (let e = 0; e < endpoints.length; ++e) {
+    const ep = endpoints[e];
+    const decided = signals.map((s) =>
+      (s.type === V.Image && s.value.regionsLength() > 0 ? ep.people : ep.plain)[s.id]);
+    // Positions to generalise: each complete position offered once to this endpoint's schedule.
+    const centres = new Array(signals.length);
+    let anyCell = false;
+    for (let i = 0; i < signals.length; ++i) {
+      if (decided[i] !== T.generalise_location) continue;
+      const s = signals[i];
+      let lat, lon, partner = -1;
+      if (s.type === V.GeoPoint && s.value.datum() === 0) {
+        lat = s.value.lat();
+        lon = s.value.lon();
+      } else if (s.info.latitude && s.info.partner) {
+        partner = signals.findIndex((o) => o.id === s.info.partner && o.type === V.DoubleValue);
+        if (partner < 0) continue;
+        lat = s.value.v();
+        lon = signals[partner].value.v();
+      } else {
+        continue;  // a lone longitude, a GCJ-02 point, an altitude: fail closed
+      }
+      const key = vehicleId + '#' + s.id;
+      const window = floorTo(captureNs, S.locationPeriodNs) / S.locationPeriodNs;
+      const last = ep.lastWindow.get(key);
+      if (last !== undefined && window <= last) continue;
+      const centre = S.cellCentre(lat, lon);
+      if (centre === null) continue;
+      ep.lastWindow.set(key, window);
+      anyCell = true;
+      centres[i] = centre;
+      if (partner >= 0) centres[partner] = centre;
+    }
+    const fields = [];
+    for (let i = 0; i < signals.length; ++i) {
+      const text = transform(signals[i], decided[i], centres[i]);
+      if (text !== null) fields.push(str(signals[i].info.path) + ':' + text);
+    }
+    if (fields.length === 0) {
+      counts.empty[e]++;
+      out.push(null);
+      continue;
+    }
+    // The envelope (RULES.md, "The frame envelope is data too"): registry ids 1..5.
+    let id = null;
+    if (ep.plain[1] === T.pass) id = vehicleId;
+    else if (ep.plain[1] === T.pseudonymise) id = S.pseudonymise('Vehicle.VehicleIdentification.VIN', Buffer.from(vehicleId, 'utf8'));
+    if (id === null) id = S.randomId();  // no PI basis: a random id per upload
+    const passSequence = ep.plain[4] === T.pass;
+    let capture = 0n;
+    if (ep.plain[5] === T.pass) {
+      capture = captureNs;
+    } else if (ep.plain[5] === T.coarsen_time) {
+      // Like the coarsest field: a generalised cell carries its window's start.
+      const granule = anyCell && S.locationPeriodNs > S.timeCoarsenNs ? S.locationPeriodNs : S.timeCoarsenNs;
+      capture = floorTo(captureNs, granule);
+    }
+    const json = '{"schema_version":' + frame.schemaVersion() + ',"vehicle_id":' + str(id) +
+      (ep.plain[2] === T.pass ? ',"source":' + str(source) : '') +
+      ',"sequence":{"boot_epoch":' + (passSequence ? sequence.bootEpoch() : 0) +
+      ',"counter":"' + (passSequence ? sequence.counter().toString() : '0') + '"},"capture_time_ns":"' +
+      capture.toString() + '","registry":{"count":' + registryVersion.count() + ',"hash":"' +
+      registryVersion.hash().toString(16).padStart(16, '0') + '"},"signals":{' + fields.join(',') + '}}';
+    counts.published[e]++;
+    out.push({ topic: S.topicPrefix + '/frames/' + source, payload: json, qos: 1 });
   }
-  if (fields.length === 0) {
-    counts.empty[e]++;
-    out.push(null);
-    continue;
-  }
-  // The envelope (RULES.md, "The frame envelope is data too"): registry ids 1..5.
-  let id = null;
-  if (ep.plain[1] === T.pass) id = vehicleId;
-  else if (ep.plain[1] === T.pseudonymise) id = S.pseudonymise('Vehicle.VehicleIdentification.VIN', Buffer.from(vehicleId, 'utf8'));
-  if (id === null) id = S.randomId();  // no PI basis: a random id per upload
-  const passSequence = ep.plain[4] === T.pass;
-  let capture = 0n;
-  if (ep.plain[5] === T.pass) {
-    capture = captureNs;
-  } else if (ep.plain[5] === T.coarsen_time) {
-    // Like the coarsest field: a generalised cell carries its window's start.
-    const granule = anyCell && S.locationPeriodNs > S.timeCoarsenNs ? S.locationPeriodNs : S.timeCoarsenNs;
-    capture = floorTo(captureNs, granule);
-  }
-  const json = '{"schema_version":' + frame.schemaVersion() + ',"vehicle_id":' + str(id) +
-    (ep.plain[2] === T.pass ? ',"source":' + str(source) : '') +
-    ',"sequence":{"boot_epoch":' + (passSequence ? sequence.bootEpoch() : 0) +
-    ',"counter":"' + (passSequence ? sequence.counter().toString() : '0') + '"},"capture_time_ns":"' +
-    capture.toString() + '","registry":{"count":' + registryVersion.count() + ',"hash":"' +
-    registryVersion.hash().toString(16).padStart(16, '0') + '"},"signals":{' + fields.join(',') + '}}';
-  counts.published[e]++;
-  out.push({ topic: S.topicPrefix + '/frames/' + source, payload: json, qos: 1 });
+  return out;
 }
-return out;
+context.set('processFrame', processFrame);

@@ -115,7 +115,20 @@ const crypto = cordon.crypto;
 const epoch = table.settings.pseudonym_key_epoch;
 const key = cordon.pseudonymKeys[epoch];
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+// Pseudonyms are a function of domain and value: the last ones are remembered (the
+// envelope's vehicle id is the same in every frame), at most kRemembered of them.
+const kRemembered = 4096;
+const remembered = new Map();
 function pseudonymise(domain, value) {
+  const memo = domain + '\u0000' + value.toString('latin1');
+  const known = remembered.get(memo);
+  if (known !== undefined) return known;
+  if (remembered.size >= kRemembered) remembered.clear();
+  const fresh = computePseudonym(domain, value);
+  if (fresh !== null) remembered.set(memo, fresh);
+  return fresh;
+}
+function computePseudonym(domain, value) {
   if (!key) return null;  // no key for the policy's epoch: the field is stripped (fail closed)
   const d = Buffer.from(domain, 'utf8');
   const length = Buffer.alloc(4);

@@ -96,8 +96,10 @@ nodes.push(
   { id: 'frames-in', type: 'mqtt in', z: tab, name: 'frames', topic: a.topicPrefix + '/frames/+', qos: '1',
     datatype: 'buffer', broker: 'broker-in', nl: false, rap: true, rh: 0, inputs: 0, x: 120, y: 100,
     wires: [['filter']] },
-  { id: 'filter', type: 'function', z: tab, name: 'decode, decide, transform, encode', func: read('on-message.js'),
-    outputs: outputs.length, timeout: 0, noerr: 0, initialize: read('on-start.js'), finalize: '', libs: [],
+  // On Start builds the tables and compiles processFrame() once (on-message.js); On Message calls it.
+  { id: 'filter', type: 'function', z: tab, name: 'decode, decide, transform, encode',
+    func: "return context.get('processFrame')(msg);", outputs: outputs.length, timeout: 0, noerr: 0,
+    initialize: read('on-start.js') + '\n(function () {\n' + read('on-message.js') + '})();\n', finalize: '', libs: [],
     x: 400, y: 100, wires: outputs },
   { id: 'tick', type: 'inject', z: tab, name: 'every second', props: [], repeat: '1', crontab: '', once: true,
     onceDelay: '0.5', topic: '', x: 140, y: 260, wires: [['status']] },

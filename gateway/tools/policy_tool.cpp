@@ -4,6 +4,7 @@
 
 #include "gateway/tools/command_line.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -501,6 +502,13 @@ std::string jsonString(std::string_view text) {
   return out + '"';
 }
 
+// A JSON number in the shortest form that reads back to `value` ("1000", "12.5").
+std::string shortestNumber(double value) {
+  char buffer[32];
+  const auto written = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return {buffer, written.ptr};
+}
+
 // {"eu-cloud":"strip",...}: one decision per endpoint for one signal and field conditions.
 std::string treatmentsJson(const CompiledPolicy& policy, const RuleInfo* rule, ConditionSet conditions,
                            const std::vector<Endpoint>& endpoints, const Environment& environment) {
@@ -540,7 +548,7 @@ int runDecisions(const std::vector<std::string>& args) {
                     ",\"version\":" + std::to_string(policy->version()) +
                     ",\"hash\":" + jsonString(policy->policyHashHex()) +
                     "},\n\"context\":" + jsonString(describeContext(environment, fieldConditions)) +
-                    ",\n\"settings\":{\"location_cell_m\":" + std::to_string(settings.locationCellM) +
+                    ",\n\"settings\":{\"location_cell_m\":" + shortestNumber(settings.locationCellM) +
                     ",\"location_period_s\":" + std::to_string(settings.locationPeriodS) +
                     ",\"time_coarsen_s\":" + std::to_string(settings.timeCoarsenS) +
                     ",\"pseudonym_key_epoch\":" + std::to_string(settings.pseudonymKeyEpoch) + "},\n\"endpoints\":[";
