@@ -7,8 +7,12 @@
 // Input: the simulator's truth file(s), the messages as `mosquitto_sub -F '%t %x'` wrote
 // them (topic, space, payload in hex; one a line), the overseas broker's log (for the
 // client ids), the pseudonym key the arm used (PI basis: every frame must carry the
-// VIN's keyed pseudonym) and the number of frames the arm says it published.
+// VIN's keyed pseudonym) and the number of frames the arm says it published. With
+// --domestic FILE (the domestic broker's messages, same format) also the domestic side:
+// the VIN arrives as the vehicle id, and every annotated image arrives with each region's
+// box overwritten by one value.
 // Exit status: 0 every check passed, 1 a check failed (each printed), 2 bad usage.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -54,6 +58,50 @@ std::vector<std::uint8_t> fromHex(std::string_view hex) {
   return out;
 }
 
+// Lines "topic hex-payload", as mosquitto_sub -F '%t %x' writes them.
+std::vector<ReceivedMessage> readMessages(const fs::path& file) {
+  std::vector<ReceivedMessage> messages;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    messages.push_back({line.substr(0, space), fromHex(std::string_view(line).substr(space + 1))});
+  }
+  return messages;
+}
+
+// The domestic column, as far as the fixed-context arm can meet it: the VIN as the vehicle
+// id (no pseudonym at home) and annotated images masked. Returns the masked image count.
+std::size_t checkDomestic(const std::vector<ReceivedMessage>& messages, std::string_view prefix, const std::string& vin) {
+  std::vector<std::string> errors;
+  const auto frames = decodeFrames(messages, prefix, "json", errors);
+  for (const auto& e : errors) fail("domestic, undecodable: " + e);
+  if (frames.empty()) fail("no frame reached the domestic endpoint");
+  std::size_t masked = 0, otherIds = 0;
+  for (const ReceivedFrame& f : frames) {
+    if (f.vehicleId != vin) ++otherIds;
+    for (const auto& [path, image] : f.signals) {
+      if (image.kind != SignalValue::Kind::Image || image.regions.empty()) continue;
+      for (const PixelBox& box : image.regions) {
+        std::set<unsigned char> values;
+        for (int y = box.y; y < std::min(box.y + box.height, image.height); ++y) {
+          for (int x = box.x; x < std::min(box.x + box.width, image.width); ++x) {
+            for (int c = 0; c < image.bytesPerPixel; ++c) {
+              const auto at = static_cast<std::size_t>((y * image.width + x) * image.bytesPerPixel + c);
+              if (at < image.text.size()) values.insert(static_cast<unsigned char>(image.text[at]));
+            }
+          }
+        }
+        if (values.size() > 1) fail("domestic: " + f.topic + ": " + path + " arrived with a region not masked");
+      }
+      ++masked;
+    }
+  }
+  if (otherIds > 0) fail("domestic: " + std::to_string(otherIds) + " frames without the VIN as vehicle id");
+  std::cout << "domestic: " << frames.size() << " frames, " << masked << " annotated images checked for masking\n";
+  return masked;
+}
+
 std::string readAll(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -61,13 +109,14 @@ std::string readAll(const fs::path& file) {
 
 const char* const kUsage =
     "usage: cordon-bench-node-red-check --truth FILE [--truth FILE]... --messages FILE --broker-log FILE\n"
-    "         --golden CSV [--pseudonym-key FILE] [--vin VIN] [--expect-frames N] [--prefix P]\n";
+    "         --golden CSV [--pseudonym-key FILE] [--vin VIN] [--expect-frames N] [--prefix P]\n"
+    "         [--domestic FILE]\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<fs::path> truths;
-  fs::path messagesFile, brokerLog, golden, keyFile;
+  fs::path messagesFile, brokerLog, golden, keyFile, domesticFile;
   std::string vin = "LSVAX4E69PN000001", prefix = "cordon/v1";
   std::size_t expectFrames = 0;
   for (int i = 1; i < argc; ++i) {
@@ -89,6 +138,7 @@ int main(int argc, char** argv) {
     else if (arg == "--vin") vin = value;
     else if (arg == "--expect-frames") expectFrames = std::stoul(value);
     else if (arg == "--prefix") prefix = value;
+    else if (arg == "--domestic") domesticFile = value;
     else {
       std::cerr << "unknown option " << arg << '\n' << kUsage;
       return 2;
@@ -107,15 +157,7 @@ int main(int argc, char** argv) {
     std::cerr << restricted.error().message << '\n';
     return 2;
   }
-  std::vector<ReceivedMessage> messages;
-  {
-    std::ifstream in(messagesFile);
-    for (std::string line; std::getline(in, line);) {
-      const auto space = line.find(' ');
-      if (space == std::string::npos) continue;
-      messages.push_back({line.substr(0, space), fromHex(std::string_view(line).substr(space + 1))});
-    }
-  }
+  const std::vector<ReceivedMessage> messages = readMessages(messagesFile);
   std::vector<std::string> clientIds;
   {
     const std::string log = readAll(brokerLog);
@@ -209,6 +251,7 @@ int main(int argc, char** argv) {
   if (!pseudonym.empty() && facts.grantedPurposes.contains("LocationExport") && cells == 0) {
     fail("LocationExport was granted under a PI basis, and no generalised cell arrived");
   }
+  if (!domesticFile.empty()) checkDomestic(readMessages(domesticFile), prefix, vin);
   std::cout << "overseas: " << messages.size() << " messages, " << frames.size() << " frames, "
             << leaks.value()->scannedBytes() << " bytes; client ids:";
   for (const auto& id : clientIds) std::cout << ' ' << id;
