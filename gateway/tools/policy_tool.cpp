@@ -4,6 +4,7 @@
 
 #include "gateway/tools/command_line.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -43,6 +44,9 @@ Commands:
   coverage --policy P [--registry R]         list signals no rule classifies (exit 1 if any)
   classify --policy P [--registry R] [-o CSV]
                                              the classification of every signal, as the golden CSV
+  decisions --policy P --endpoint NAME:COUNTRY... [--context K=V]... [-o JSON]
+                                             every signal's treatment per endpoint in one fixed
+                                             context, as JSON (for tools outside Cordon)
 
 P is a policy (JSON) or a compiled bundle. R is a registry JSON (default: the registry
 built into this program). `cordon-policy COMMAND --help` describes each command.
@@ -456,6 +460,18 @@ int runCoverage(const std::vector<std::string>& args) {
   return unclassified.empty() ? kExitOk : kExitFailure;
 }
 
+// Writes `text` to --output, or to standard output without one.
+int writeOutput(const po::variables_map& vm, const std::string& text) {
+  if (!vm.count("output")) {
+    std::cout << text;
+    return kExitOk;
+  }
+  const std::span bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  if (Status s = writeFileAtomically(vm["output"].as<std::string>(), bytes); !s)
+    throw Failure{kExitFailure, s.message()};
+  return kExitOk;
+}
+
 int runClassify(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")(
@@ -464,15 +480,99 @@ int runClassify(const std::vector<std::string>& args) {
   const auto vm = parse(args, options, {}, "usage: cordon-policy classify --policy P [--registry R] [-o CSV]");
   const auto registry = loadRegistry(vm);
   const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
-  const std::string csv = toCsv(classificationRows(*policy, *registry));
-  if (!vm.count("output")) {
-    std::cout << csv;
-    return kExitOk;
+  return writeOutput(vm, toCsv(classificationRows(*policy, *registry)));
+}
+
+
+// A JSON string for names and paths (ASCII in practice; escapes what JSON requires).
+std::string jsonString(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
   }
-  const std::span bytes(reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size());
-  if (Status s = writeFileAtomically(vm["output"].as<std::string>(), bytes); !s)
-    throw Failure{kExitFailure, s.message()};
-  return kExitOk;
+  return out + '"';
+}
+
+// A JSON number in the shortest form that reads back to `value` ("1000", "12.5").
+std::string shortestNumber(double value) {
+  char buffer[32];
+  const auto written = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return {buffer, written.ptr};
+}
+
+// {"eu-cloud":"strip",...}: one decision per endpoint for one signal and field conditions.
+std::string treatmentsJson(const CompiledPolicy& policy, const RuleInfo* rule, ConditionSet conditions,
+                           const std::vector<Endpoint>& endpoints, const Environment& environment) {
+  std::string out = "{";
+  for (const Endpoint& endpoint : endpoints) {
+    const Decision d = decide(policy, rule, conditions, endpoint, environment);
+    if (out.size() > 1) out += ',';
+    out += jsonString(endpoint.name);
+    out += ':';
+    out += jsonString(nameOf(d.treatment));
+  }
+  return out + "}";
+}
+
+// The decision table of one fixed context as JSON, so that a tool outside Cordon (the
+// Node-RED arm of bench/) applies the policy's decisions instead of hand-coded rules.
+int runDecisions(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()("policy", po::value<std::string>()->required(), "policy JSON or bundle")(
+      "endpoint", po::value<std::vector<std::string>>()->required(),
+      "NAME:COUNTRY, e.g. eu-cloud:DE (CN = domestic); repeatable")(
+      "context", po::value<std::vector<std::string>>(),
+      "KEY=VALUE of the vehicle's context, as for explain; repeatable")(
+      "registry", po::value<std::string>(), "registry JSON (default: built in)")(
+      "output,o", po::value<std::string>(), "JSON file to write (default: standard output)");
+  const auto vm = parse(args, options, {},
+                        "usage: cordon-policy decisions --policy P --endpoint NAME:COUNTRY... [--context K=V]... "
+                        "[--registry R] [-o JSON]");
+  const auto registry = loadRegistry(vm);
+  const auto policy = inspect(vm["policy"].as<std::string>(), *registry);
+  const std::vector<Endpoint> endpoints = parseEndpoints(vm["endpoint"].as<std::vector<std::string>>());
+  ConditionSet fieldConditions;
+  const Environment environment = parseContext(
+      vm.count("context") ? vm["context"].as<std::vector<std::string>>() : std::vector<std::string>{}, fieldConditions);
+  const Settings& settings = policy->settings();
+  std::string out = "{\"policy\":{\"name\":" + jsonString(policy->name()) +
+                    ",\"version\":" + std::to_string(policy->version()) +
+                    ",\"hash\":" + jsonString(policy->policyHashHex()) +
+                    "},\n\"context\":" + jsonString(describeContext(environment, fieldConditions)) +
+                    ",\n\"settings\":{\"location_cell_m\":" + shortestNumber(settings.locationCellM) +
+                    ",\"location_period_s\":" + std::to_string(settings.locationPeriodS) +
+                    ",\"time_coarsen_s\":" + std::to_string(settings.timeCoarsenS) +
+                    ",\"pseudonym_key_epoch\":" + std::to_string(settings.pseudonymKeyEpoch) + "},\n\"endpoints\":[";
+  for (const Endpoint& endpoint : endpoints) {
+    out += std::string(&endpoint == &endpoints.front() ? "" : ",") + "{\"name\":" + jsonString(endpoint.name) +
+           ",\"country\":" + jsonString(endpoint.country) + ",\"jurisdiction\":\"" +
+           (endpoint.jurisdiction == Jurisdiction::Domestic ? "domestic" : "overseas") + "\"}";
+  }
+  out += "],\n\"signals\":[";
+  ConditionSet withPeople = fieldConditions;
+  withPeople.set(Condition::image_has_people);
+  for (const ecu::SignalInfo& signal : registry->signals()) {
+    const RuleInfo* rule = policy->ruleFor(signal.id);
+    out += std::string(signal.id == registry->signals().front().id ? "\n" : ",\n") +
+           "{\"id\":" + std::to_string(signal.id) + ",\"path\":" + jsonString(signal.path) + ",\"datatype\":" +
+           jsonString(ecu::nameOf(signal.datatype)) +
+           ",\"treatment\":" + treatmentsJson(*policy, rule, fieldConditions, endpoints, environment);
+    // An image with annotated regions is judged with image_has_people (the gateway's pipeline).
+    const std::string people = treatmentsJson(*policy, rule, withPeople, endpoints, environment);
+    if (signal.datatype == ecu::DataType::Image) out += ",\"image_has_people\":" + people;
+    out += "}";
+  }
+  out += "\n]}\n";
+  return writeOutput(vm, out);
 }
 
 }  // namespace
@@ -489,6 +589,7 @@ int main(int argc, char** argv) {
           {"explain", runExplain},
           {"coverage", runCoverage},
           {"classify", runClassify},
+          {"decisions", runDecisions},
       },
       argc, argv);
 }

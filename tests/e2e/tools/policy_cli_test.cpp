@@ -150,8 +150,8 @@ class PolicyCopy {
   std::string text_;
 };
 
-const std::vector<std::string> kCommands = {"check",  "compile", "sign",     "verify",
-                                            "keygen", "explain", "coverage", "classify"};
+const std::vector<std::string> kCommands = {"check",    "compile",  "sign",     "verify",   "keygen",
+                                            "explain",  "coverage", "classify", "decisions"};
 
 // ---- usage
 
@@ -176,6 +176,7 @@ TEST(PolicyCli, EveryCommandsHelpNamesItsOptions) {
       {"explain", {"PATH", "--policy", "--registry", "--endpoint", "--context"}},
       {"coverage", {"--policy", "--registry"}},
       {"classify", {"--policy", "--registry", "--output", "-o"}},
+      {"decisions", {"--policy", "--endpoint", "--context", "--registry", "--output", "-o"}},
   };
   ASSERT_EQ(options.size(), kCommands.size());
   for (const auto& [command, names] : options) {
@@ -582,6 +583,85 @@ TEST(PolicyCli, ExplainOfAPathOutsideTheRegistryFails) {
   EXPECT_EQ(run.exit, 1) << run;
   EXPECT_TRUE(contains(run.out, "Vehicle.Speed  (id ")) << run;
   EXPECT_TRUE(contains(run.err, "Vehicle.WarpDrive.Level: not in the registry")) << run;
+}
+
+// ---- decisions
+
+// decisions gives, for every registry signal, the treatment explain names for each
+// endpoint in the same context: one JSON line per signal, checked here against explain's
+// "-> NAME (...): TREATMENT:" lines (an image signal's with image_has_people=true).
+TEST(PolicyCli, DecisionsAgreeWithExplainForEverySignal) {
+  const std::vector<std::string> context{"--endpoint", "cn-cloud:CN",          "--endpoint", "eu-cloud:DE",
+                                         "--context",  "fix=mainland",         "--context",  "now=2026-12-01T00:00:00Z",
+                                         "--context",  "high_rate_position=true", "--context",  "consent=LocationExport"};
+  std::vector<std::string> args{"decisions", "--policy", "policies/cn-auto-2026.json"};
+  args.insert(args.end(), context.begin(), context.end());
+  const ToolRun run = runTool(args);
+  ASSERT_EQ(run.exit, 0) << run;
+  EXPECT_TRUE(run.err.empty()) << run;
+  EXPECT_TRUE(contains(run.out, "\"settings\":{\"location_cell_m\":1000")) << run.out.substr(0, 600);
+  EXPECT_TRUE(contains(run.out, "{\"name\":\"eu-cloud\",\"country\":\"DE\",\"jurisdiction\":\"overseas\"}"));
+
+  // path -> {cn-cloud, eu-cloud} treatments, and with image_has_people where given.
+  const std::regex line(
+      R"re(\{"id":\d+,"path":"([^"]+)","datatype":"(\w+)","treatment":\{"cn-cloud":"(\w+)","eu-cloud":"(\w+)"\})re"
+      R"re((,"image_has_people":\{"cn-cloud":"(\w+)","eu-cloud":"(\w+)"\})?\}[,]?)re");
+  std::map<std::string, std::array<std::string, 2>> decided;
+  std::istringstream lines(run.out);
+  for (std::string text; std::getline(lines, text);) {
+    std::smatch m;
+    if (!std::regex_match(text, m, line)) continue;
+    const bool image = m[2] == "Image";
+    EXPECT_EQ(image, m[5].matched) << text;
+    decided[m[1]] = image ? std::array<std::string, 2>{m[6], m[7]} : std::array<std::string, 2>{m[3], m[4]};
+  }
+  const auto registry = ecu::Registry::builtin();
+  ASSERT_EQ(decided.size(), registry->size()) << "one line per registry signal";
+
+  // explain, in chunks of paths (images separately, with image_has_people).
+  std::size_t compared = 0;
+  for (const bool images : {false, true}) {
+    std::vector<std::string> paths;
+    for (const ecu::SignalInfo& s : registry->signals()) {
+      if ((s.datatype == ecu::DataType::Image) == images) paths.push_back(s.path);
+    }
+    for (std::size_t from = 0; from < paths.size(); from += 400) {
+      std::vector<std::string> explain{"explain", "--policy", "policies/cn-auto-2026.json"};
+      explain.insert(explain.end(), context.begin(), context.end());
+      if (images) explain.insert(explain.end(), {"--context", "image_has_people=true"});
+      explain.insert(explain.end(), paths.begin() + static_cast<std::ptrdiff_t>(from),
+                     paths.begin() + static_cast<std::ptrdiff_t>(std::min(paths.size(), from + 400)));
+      const ToolRun e = runTool(explain);
+      std::string current;
+      std::istringstream out(e.out);
+      for (std::string text; std::getline(out, text);) {
+        if (!text.empty() && text[0] != ' ') current = text.substr(0, text.find("  (id "));
+        for (const auto& [name, column] : {std::pair<std::string, std::size_t>{"cn-cloud", 0}, {"eu-cloud", 1}}) {
+          const std::string prefix = "  -> " + name + " (";
+          if (!text.starts_with(prefix)) continue;
+          const auto colon = text.find("): ");
+          const std::string treatment = text.substr(colon + 3, text.find(':', colon + 3) - colon - 3);
+          EXPECT_EQ(decided[current][column], treatment) << current << " -> " << name << ": " << text;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 2 * registry->size()) << "explain judged every signal for both endpoints";
+  // The ones the benchmark's overseas arm relies on.
+  EXPECT_EQ(decided["Vehicle.CurrentLocation.Latitude"][1], "generalise_location");
+  EXPECT_EQ(decided["Cordon.Frame.CaptureTime"][1], "coarsen_time");
+  EXPECT_EQ(decided["Vehicle.Speed"][1], "strip");
+}
+
+TEST(PolicyCli, DecisionsNeedAnEndpointAndRefuseABadOne) {
+  ToolRun run = runTool({"decisions", "--policy", "policies/cn-auto-2026.json"});
+  EXPECT_EQ(run.exit, 2) << run;
+  EXPECT_TRUE(contains(run.err, "'--endpoint' is required")) << run;
+  run = runTool({"decisions", "--policy", "policies/cn-auto-2026.json", "--endpoint", "eu-cloud"});
+  EXPECT_EQ(run.exit, 2) << run;
+  EXPECT_TRUE(contains(run.err, "expected NAME:COUNTRY")) << run;
+  EXPECT_TRUE(run.out.empty()) << run;
 }
 
 }  // namespace
