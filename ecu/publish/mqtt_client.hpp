@@ -132,6 +132,11 @@ class MqttClient {
   virtual Status disconnect(Deadline deadline) = 0;
 
   virtual bool connected() const = 0;
+
+  // Whether the broker said, at the last successful connect(), that it still had this
+  // client's session (its subscriptions and queued messages). Clients that cannot tell
+  // say false, so callers subscribe again, which is always safe.
+  virtual bool sessionPresent() const { return false; }
 };
 
 }  // namespace cordon::ecu

@@ -234,6 +234,7 @@ struct PahoMqttClient::State {
   std::unordered_map<std::uintptr_t, std::uint64_t> pending;  // slot -> caller's tag
   std::uintptr_t nextSlot = 1;                                // guarded by pendingMutex
   std::atomic<bool> connectedBefore{false};
+  std::atomic<bool> sessionPresent{false};  // at the last connect() that succeeded
   // Shared by every use of `client`, exclusive only to replace it (restart()), so that
   // publish() from other threads never meets a client being destroyed.
   std::shared_mutex clientMutex;
@@ -299,11 +300,14 @@ Status PahoMqttClient::connect(Deadline deadline) {
     if (!tok->wait_until(deadline)) {
       return Error{"connect to " + o.brokerUri + ": no answer before the deadline"};
     }
+    state_->sessionPresent = tok->get_connect_response().is_session_present();
   } catch (const mqtt::exception& e) {
     return Error{"connect to " + o.brokerUri + ": " + describe(e)};
   }
   return {};
 }
+
+bool PahoMqttClient::sessionPresent() const { return state_->sessionPresent; }
 
 Status PahoMqttClient::publish(std::string_view topic, std::span<const std::uint8_t> payload, int qos,
                                std::uint64_t tag) {

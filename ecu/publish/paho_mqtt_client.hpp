@@ -30,6 +30,7 @@ class PahoMqttClient final : public MqttClient {
   Status subscribe(std::string_view topicFilter, int qos, Deadline deadline) override;
   Status disconnect(Deadline deadline) override;
   bool connected() const override;
+  bool sessionPresent() const override;
 
  private:
   struct State;

@@ -462,10 +462,12 @@ int Gateway::run() {
   g.state = "running";
   log(LogLevel::Info, "started: policy " + g.policy->name() + " v" + std::to_string(g.policy->version()) + ", " +
                           std::to_string(g.endpoints.size()) + " endpoint(s), audit key " + g.auditLog->deviceKeyId());
+  // Ingest first: frames flow as soon as possible (start-up is measured to the
+  // subscription), and a slow status broker cannot hold them up.
+  g.startIngest();
   if (Status s = g.statusClient->connect(steady_clock::now() + std::chrono::seconds{2}); !s) {
     log(LogLevel::Warn, "status: " + s.message() + " (reconnecting)");
   }
-  g.startIngest();
   g.startReceipts();
   g.schedule(g.commitTimer, g.config.outbox.commitInterval, &Impl::commit);
   g.schedule(g.signTimer, g.config.audit.signInterval, &Impl::markSignDue);

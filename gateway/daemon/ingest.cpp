@@ -54,11 +54,21 @@ Status Ingest::start(ecu::Deadline deadline) {
   if (Status s = client_->connect(deadline); !s) {
     return Error{"broker " + config_.uri.text + ": " + s.message()};
   }
+  // Resuming after a pause: the broker kept the session, subscriptions included, and
+  // starts delivering its backlog at once. Subscribing again would queue each SUBACK
+  // behind that backlog, past any deadline (seen: resumes failing for a minute while the
+  // frames flowed, the status stuck at "paused").
+  if (subscribedOnce_ && client_->sessionPresent()) {
+    std::lock_guard lock(mutex_);
+    paused_ = false;
+    return {};
+  }
   for (const std::string& topic : config_.topics) {
     if (Status s = client_->subscribe(topic, config::IngestConfig::kQos, deadline); !s) {
       return Error{"broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
     }
   }
+  subscribedOnce_ = true;
   std::lock_guard lock(mutex_);
   paused_ = false;
   return {};

@@ -77,6 +77,7 @@ class Ingest final : private ecu::MqttHandler {
   bool closing_ = false;  // destruction: nothing is taken any more
   bool paused_ = false;
   std::uint64_t pauses_ = 0;
+  bool subscribedOnce_ = false;  // start() subscribed to every topic (loop thread only)
 };
 
 // The password file's first line.

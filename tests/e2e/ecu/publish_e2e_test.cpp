@@ -587,6 +587,36 @@ TEST_F(PublishE2eTest, Mqtt5SharedSubscriptionsKeepEachBucketWithItsOwnerAcrossA
   EXPECT_TRUE(relayB->disconnect(deadlineIn(5s)));
 }
 
+// The gateway's ingest resumes after a pause without subscribing again when the broker
+// kept its session (a SUBACK would queue behind the backlog): sessionPresent() must say so.
+TEST_F(PublishE2eTest, SessionPresentSaysWhetherTheBrokerKeptTheSession) {
+  struct NoReports final : MqttHandler {
+    void onDelivery(std::uint64_t, const Status&) override {}
+  } noReports;
+  for (const bool mqtt5 : {false, true}) {
+    SCOPED_TRACE(mqtt5 ? "MQTT 5" : "MQTT 3.1.1");
+    const std::string id = mqtt5 ? "ingest-v5" : "ingest-v3";
+    auto kept = PahoMqttClient::create(
+        {.brokerUri = broker_->uri(), .clientId = id, .cleanSession = false, .mqtt5 = mqtt5});
+    ASSERT_TRUE(kept) << kept.error().message;
+    kept.value()->setHandler(noReports);
+    ASSERT_TRUE(kept.value()->connect(deadlineIn(10s)));
+    EXPECT_FALSE(kept.value()->sessionPresent()) << "a new client id has no session yet";
+    ASSERT_TRUE(kept.value()->subscribe("cordon/v1/frames/+", 1, deadlineIn(10s)));
+    ASSERT_TRUE(kept.value()->disconnect(deadlineIn(5s)));
+    ASSERT_TRUE(kept.value()->connect(deadlineIn(10s)));
+    EXPECT_TRUE(kept.value()->sessionPresent()) << "the broker kept the session across the disconnect";
+    ASSERT_TRUE(kept.value()->disconnect(deadlineIn(5s)));
+
+    auto clean = PahoMqttClient::create({.brokerUri = broker_->uri(), .clientId = id, .mqtt5 = mqtt5});
+    ASSERT_TRUE(clean) << clean.error().message;
+    clean.value()->setHandler(noReports);
+    ASSERT_TRUE(clean.value()->connect(deadlineIn(10s)));
+    EXPECT_FALSE(clean.value()->sessionPresent()) << "a clean session starts without the old one";
+    ASSERT_TRUE(clean.value()->disconnect(deadlineIn(5s)));
+  }
+}
+
 TEST(PublisherOptionsTest, ErrorsNameTheKey) {
   PublisherOptions o;
   o.mqtt.brokerUri = "tcp://127.0.0.1:1883";
