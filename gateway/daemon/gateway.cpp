@@ -561,6 +561,12 @@ void Gateway::Impl::wakeUplinks() {
 
 void Gateway::Impl::onIngest() {
   ingestWakePending = false;
+  if (auto again = ingest->resubscribeIfReconnected(steady_clock::now() + std::chrono::seconds{2}); !again) {
+    // Still due: tried again at the next turn (the next reconnect wakes the loop).
+    log(LogLevel::Warn, "ingest: subscribing again after a reconnect: " + again.error().message);
+  } else if (again.value()) {
+    log(LogLevel::Info, "ingest: subscribed again at " + config.ingest.uri.text + " after a reconnect");
+  }
   arrived.clear();
   ingest->take(arrived, kIngestPerTurn);
   for (IngestMessage& m : arrived) handle(m);

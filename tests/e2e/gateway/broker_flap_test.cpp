@@ -22,6 +22,7 @@
 
 #include "tests/e2e/gateway/audit_facts.hpp"
 #include "tests/e2e/gateway/gateway_run.hpp"
+#include "tests/support/wait.hpp"
 
 namespace cordon::test::e2e {
 namespace {
@@ -69,6 +70,17 @@ TEST(GatewayBrokerFlap, BrokersRestartedRepeatedlyJudgeEachFrameOnceAndDeliverEv
       ASSERT_TRUE(run.killBroker(BrokerRole::InVehicle).ok());
       ASSERT_TRUE(run.restartBroker(BrokerRole::InVehicle).ok());
       ++inVehicleFlaps;
+      // The broker came back without the gateway's session: what the ECUs publish before
+      // the gateway subscribes again goes nowhere, so the next round waits for that.
+      const auto resubscribed = [&run] {
+        const std::string log = run.gatewayLog();
+        std::size_t n = 0;
+        for (auto at = log.find("subscribed again"); at != std::string::npos; at = log.find("subscribed again", at + 1)) ++n;
+        return n;
+      };
+      ASSERT_TRUE(waitUntil([&] { return resubscribed() >= static_cast<std::size_t>(inVehicleFlaps); }, 60s))
+          << "the gateway never subscribed again at the restarted in-vehicle broker\n"
+          << run.gatewayLog();
     }
   }
   Truth truth;
