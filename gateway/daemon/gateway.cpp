@@ -142,6 +142,7 @@ struct Gateway::Impl {
     std::uint32_t bootEpoch = 0;
     std::uint64_t lastCounter = 0;
     bool dirty = false;
+    std::uint64_t firstInEpoch = 0;  // the first counter heard in this boot epoch (this run)
   };
   struct Rejects {
     std::uint64_t count = 0;
@@ -196,6 +197,7 @@ struct Gateway::Impl {
   bool signDue = false;
   bool finalCommit = false;  // the last commit before stopping spills every held payload
   bool exportHeld = false;
+  bool beginFailed = false;   // a frame found no transaction since the last commit tick (judge())
   std::int64_t latestNs = 0;  // the newest time seen: now = max(wall clock, newest capture)
   steady_clock::time_point startedAt = steady_clock::now();
   std::string state = "starting";
@@ -238,6 +240,7 @@ struct Gateway::Impl {
   // --- set-up ---
   Status open();
   Status openSources();
+  void rewindToCommittedSequences();
   void buildPipeline();
   std::vector<std::uint32_t> evictionOrder() const;
 
@@ -329,18 +332,22 @@ Status Gateway::Impl::open() {
     endpoints.push_back(std::move(endpoint));
   }
   {
+    // Start-up errors name the file: a locked or damaged database is refused here.
+    const auto inFile = [&](const std::string& message) { return Error{config.outbox.path.string() + ": " + message}; };
     auto begun = storage::Transaction::begin(*db);
-    if (!begun) return begun.error();
+    if (!begun) return inFile(begun.error().message);
     storage::Transaction startTx = std::move(begun.value());
-    if (Status s = auditLog->started(kSoftwareVersion); !s) return s;
-    if (Status s = auditLog->policyLoaded(policy->name(), policy->version(), policy->policyHash(), policy->validUntil()); !s)
-      return s;
+    if (Status s = auditLog->started(kSoftwareVersion); !s) return inFile(s.message());
+    if (Status s =
+            auditLog->policyLoaded(policy->name(), policy->version(), policy->policyHash(), policy->validUntil());
+        !s)
+      return inFile(s.message());
     for (Endpoint& e : endpoints) {
       auto index = auditLog->endpointIndex(e.config.asPolicyEndpoint());
-      if (!index) return index.error();
+      if (!index) return inFile(index.error().message);
       e.auditIndex = index.value();
     }
-    if (Status s = startTx.commit(); !s) return s;
+    if (Status s = startTx.commit(); !s) return inFile(s.message());
   }
   outbox::OutboxOptions boxOptions;
   boxOptions.capacityBytes = config.outbox.capacityBytes();
@@ -349,7 +356,7 @@ Status Gateway::Impl::open() {
   auto opened = outbox::Outbox::open(*db, boxOptions);
   if (!opened) return Error{config.outbox.path.string() + ": outbox: " + opened.error().message};
   box = std::move(opened.value());
-  if (Status s = openSources(); !s) return s;
+  if (Status s = openSources(); !s) return Error{config.outbox.path.string() + ": ingest sequences: " + s.message()};
 
   batch = std::make_unique<audit::BatchBuilder>(*auditLog);
   vehicle = std::make_unique<state::VehicleState>(policy);
@@ -439,6 +446,30 @@ Status Gateway::Impl::openSources() {
                                          static_cast<std::uint64_t>(q->int64(3)), false};
   }
   return {};
+}
+
+// Forgets the sequence state of frames that were not committed, and the gaps found from
+// it: the next frame of each source is then measured against what the log holds. A
+// source (or boot epoch) first heard since the last commit is unknown to the log, so its
+// next frame would not show a gap: its lost frames become a gap record at once.
+void Gateway::Impl::rewindToCommittedSequences() {
+  for (const Gap& gap : gaps) {
+    --gapCount;
+    missing -= gap.last - gap.first + 1;
+  }
+  gaps.clear();
+  auto heard = std::move(sources);
+  sources.clear();
+  if (Status s = openSources(); !s) log(LogLevel::Error, "reloading the sequence state: " + s.message());
+  for (const auto& [key, seq] : heard) {
+    const auto committed = sources.find(key);
+    if (committed != sources.end() && committed->second.bootEpoch == seq.bootEpoch) continue;
+    gaps.push_back(
+        {auditLog->digest("vehicle", key.first), key.second, seq.bootEpoch, seq.firstInEpoch, seq.lastCounter});
+    ++gapCount;
+    missing += seq.lastCounter - seq.firstInEpoch + 1;
+    sources[key] = {seq.bootEpoch, seq.lastCounter, true, seq.firstInEpoch};
+  }
 }
 
 // --------------------------------------------------------------------------------- run
@@ -535,6 +566,12 @@ void Gateway::Impl::wakeUplinks() {
 
 void Gateway::Impl::onIngest() {
   ingestWakePending = false;
+  if (auto again = ingest->resubscribeIfReconnected(steady_clock::now() + std::chrono::seconds{2}); !again) {
+    // Still due: tried again at the next turn (the next reconnect wakes the loop).
+    log(LogLevel::Warn, "ingest: subscribing again after a reconnect: " + again.error().message);
+  } else if (again.value()) {
+    log(LogLevel::Info, "ingest: subscribed again at " + config.ingest.uri.text + " after a reconnect");
+  }
   arrived.clear();
   ingest->take(arrived, kIngestPerTurn);
   for (IngestMessage& m : arrived) handle(m);
@@ -642,7 +679,8 @@ bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t 
                               std::to_string(lostThrough + 1));
     }
   }
-  seq = {epoch, counter, true};
+  const bool sameEpoch = !fresh && seq.bootEpoch == epoch;
+  seq = {epoch, counter, true, sameEpoch ? seq.firstInEpoch : counter};
   ++frames;
   return true;
 }
@@ -655,9 +693,21 @@ void Gateway::Impl::judge(const wire::SignalFrame& frame, std::span<const std::u
   const std::uint32_t epoch = frame.sequence()->boot_epoch();
   const std::uint64_t counter = frame.sequence()->counter();
   const std::int64_t capture = frame.capture_time_ns();
+  // No transaction, so nothing staged either: the frame is lost. Back to the committed
+  // sequence state (pending gaps are found again from it), so that the loss is audited as
+  // a sequence gap when the source is heard after a commit succeeds. After one failed
+  // begin (a lock another process holds: up to the busy timeout each) the next try is
+  // the commit timer's, so the loop is not stalled per frame.
+  if (!tx && beginFailed) {
+    rewindToCommittedSequences();
+    return;
+  }
   if (Status s = ensureTransaction(); !s) {
-    log(LogLevel::Error, "cannot begin a transaction: " + s.message());
+    log(LogLevel::Error,
+        "cannot begin a transaction, frames lost until the next commit (audited as a sequence gap): " + s.message());
     ++commitFailures;
+    beginFailed = true;
+    rewindToCommittedSequences();
     return;
   }
   pipeline->process(frame, env);
@@ -732,8 +782,10 @@ void Gateway::Impl::commit() {
   if (Status s = ensureTransaction(); !s) {
     log(LogLevel::Error, "commit: " + s.message());
     ++commitFailures;
+    beginFailed = true;
     return;
   }
+  beginFailed = false;
   Status written = writeBatch();
   if (written) written = tx->commit();
   tx.reset();
@@ -749,8 +801,7 @@ void Gateway::Impl::commit() {
     (void)batch->take();
     // Back to the last committed sequence state: when the sources are heard again, the
     // frames of the lost batch lie between it and the next counter, an audited gap.
-    sources.clear();
-    if (Status s = openSources(); !s) log(LogLevel::Error, "commit: reloading the sequence state: " + s.message());
+    rewindToCommittedSequences();
     return;
   }
   ++commits;

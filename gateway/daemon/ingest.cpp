@@ -129,6 +129,32 @@ void Ingest::onMessage(std::string_view topic, std::span<const std::uint8_t> pay
   if (wasEmpty && wake_) wake_();
 }
 
+void Ingest::onConnected(bool reconnect) {
+  if (!reconnect) return;  // start() and resume() subscribe themselves
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    resubscribe_ = true;
+  }
+  if (wake_) wake_();
+}
+
+Result<bool> Ingest::resubscribeIfReconnected(ecu::Deadline deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!resubscribe_) return false;
+    resubscribe_ = false;
+  }
+  for (const std::string& topic : config_.topics) {
+    if (Status s = client_->subscribe(topic, config::IngestConfig::kQos, deadline); !s) {
+      std::lock_guard lock(mutex_);
+      resubscribe_ = true;
+      return Error{"broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
+    }
+  }
+  return true;
+}
+
 void Ingest::onConnectionLost(std::string_view cause) {
   log(LogLevel::Warn, "ingest: connection to " + config_.uri.text + " lost: " + std::string(cause) + " (reconnecting)");
 }

@@ -60,6 +60,11 @@ class Ingest final : private ecu::MqttHandler {
 
   bool connected() const { return client_ && client_->connected(); }
   bool paused() const;
+  // After Paho's automatic reconnect, subscribes again (from the loop's thread: subscribe()
+  // waits): a broker that came back without our session (no persistence, a crash) has
+  // forgotten the subscription, and the ingest would stay connected but deaf. True when
+  // it subscribed; an error leaves it due for the next call.
+  Result<bool> resubscribeIfReconnected(ecu::Deadline deadline);
   std::uint64_t pauses() const;
   ecu::MqttClient& client() { return *client_; }
 
@@ -68,6 +73,7 @@ class Ingest final : private ecu::MqttHandler {
   void onDelivery(std::uint64_t tag, const Status& outcome) override;
   void onMessage(std::string_view topic, std::span<const std::uint8_t> payload) override;
   void onConnectionLost(std::string_view cause) override;
+  void onConnected(bool reconnect) override;
 
   config::IngestConfig config_;
   std::function<void()> wake_;
@@ -76,6 +82,7 @@ class Ingest final : private ecu::MqttHandler {
   std::deque<IngestMessage> queue_;
   bool closing_ = false;  // destruction: nothing is taken any more
   bool paused_ = false;
+  bool resubscribe_ = false;  // reconnected automatically: subscribe again
   std::uint64_t pauses_ = 0;
   bool subscribedOnce_ = false;  // start() subscribed to every topic (loop thread only)
 };

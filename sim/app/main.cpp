@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -448,6 +449,9 @@ int main(int argc, char** argv) {
       "realtime", "pace simulated time to the wall clock (default: as fast as possible)")(
       "clock", po::value<std::string>()->default_value("sim"),
       "capture times: sim (fixed start, deterministic) or wall (for latency measurements)")(
+      "clock-jump", po::value<std::vector<std::string>>()->composing(),
+      "AT:DELTA (repeatable; fault injection): from simulated second AT on, the vehicle's clock is DELTA "
+      "seconds off (negative: behind), on top of earlier jumps")(
       "vehicle", po::value<std::string>()->default_value("LSVAX4E69PN000001"), "vehicle id (VIN) in every frame")(
       "boot-epoch-file", po::value<std::string>(),
       "persist the boot epoch here, so sequences never repeat across runs")(
@@ -523,6 +527,27 @@ int main(int argc, char** argv) {
   config.sim.rate = vm["rate"].as<double>();
   config.sim.realtime = vm.count("realtime") > 0;
   config.sim.wallClock = clock == "wall";
+  if (vm.count("clock-jump")) {
+    for (const std::string& jump : vm["clock-jump"].as<std::vector<std::string>>()) {
+      const auto colon = jump.find(':');
+      char* end = nullptr;
+      sim::SimOptions::ClockJump j;
+      bool ok = colon != std::string::npos;
+      if (ok) {
+        j.atS = std::strtod(jump.c_str(), &end);
+        ok = end == jump.c_str() + colon && j.atS >= 0;
+      }
+      if (ok) {
+        j.deltaS = std::strtod(jump.c_str() + colon + 1, &end);
+        ok = *end == '\0' && end != jump.c_str() + colon + 1;
+      }
+      if (!ok) {
+        std::cerr << "cordon-sim: --clock-jump '" << jump << "': expected AT:DELTA in seconds, AT >= 0\n";
+        return kExitUsage;
+      }
+      config.sim.clockJumps.push_back(j);
+    }
+  }
   config.sim.vehicleId = vm["vehicle"].as<std::string>();
   config.sim.routesFile = vm["routes"].as<std::string>();
   if (vm.count("broker")) config.broker = vm["broker"].as<std::string>();

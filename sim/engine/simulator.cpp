@@ -70,7 +70,12 @@ struct Simulator::State {
   std::string lastSinkError;
 
   std::int64_t nowNs(double t) const {
-    return options.wallClock ? wallNowNs() : kSimEpochNs + static_cast<std::int64_t>(std::llround(t * kNsPerS));
+    std::int64_t ns =
+        options.wallClock ? wallNowNs() : kSimEpochNs + static_cast<std::int64_t>(std::llround(t * kNsPerS));
+    for (const SimOptions::ClockJump& jump : options.clockJumps) {
+      if (t >= jump.atS) ns += static_cast<std::int64_t>(std::llround(jump.deltaS * kNsPerS));
+    }
+    return ns;
   }
 
   void count(const Status& s) {

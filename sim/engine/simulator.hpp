@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ecu/common/result.hpp"
 #include "ecu/registry/registry.hpp"
@@ -47,6 +48,14 @@ struct SimOptions {
   double rate = 1;         // multiplies every ECU's frame rate
   bool realtime = false;   // pace simulated time to the wall clock
   bool wallClock = false;  // capture times from the wall clock instead of kSimEpochNs
+  // Fault injection: from simulated second `atS` on, the vehicle's clock reads `deltaS`
+  // seconds off (negative: behind), on top of earlier jumps; every ECU and the HMI stamp
+  // with it, and the truth file has the stamped times.
+  struct ClockJump {
+    double atS = 0;
+    double deltaS = 0;
+  };
+  std::vector<ClockJump> clockJumps;
   std::string vehicleId = "LSVAX4E69PN000001";
   std::uint32_t bootEpoch = 1;
   std::filesystem::path routesFile;  // sim/data/routes.geojson

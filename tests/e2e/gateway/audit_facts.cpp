@@ -111,6 +111,7 @@ Result<AuditFacts> readAudit(const fs::path& file) {
       case audit::RecordKind::FrameBatch: {
         auto batch = audit::FrameBatch::decode(body);
         if (!batch) return bad(batch.error().message);
+        AuditFacts::Batch& facet = facts.batches.emplace_back();
         for (const audit::FrameRun& run : batch.value().runs) {
           const audit::Digest& vehicle = batch.value().vehicles.at(run.vehicle);
           auto& byVehicle = facts.judgedByVehicle[std::string(vehicle.begin(), vehicle.end())];
@@ -118,11 +119,13 @@ Result<AuditFacts> readAudit(const fs::path& file) {
             const FrameKey key{batch.value().sources.at(run.source), run.bootEpoch, c};
             if (!byVehicle.insert(key).second) return bad("frame " + toString(key) + " judged twice");
             facts.judged.insert(key);
+            facet.frames.insert(key);
           }
         }
         for (const auto& queued : batch.value().queued) {
           const std::string name = endpointName(queued.endpoint);
           facts.queued[name] += queued.count;
+          if (queued.count > 0) facet.queued[name] = {queued.firstOutboxId, queued.count};
           if (queued.count > 0) {
             facts.highestQueuedId[name] =
                 std::max(facts.highestQueuedId[name], queued.firstOutboxId + queued.count - 1);
@@ -136,6 +139,7 @@ Result<AuditFacts> readAudit(const fs::path& file) {
         auto epoch = r.varint(), first = r.varint(), last = r.varint();
         if (!vehicle || !source || !epoch || !first || !last || *last < *first) return bad("malformed");
         ++facts.gapRecords;
+        facts.largestGap = std::max(facts.largestGap, *last - *first + 1);
         auto& byVehicle = facts.gapFramesByVehicle[std::string(vehicle->begin(), vehicle->end())];
         for (std::uint64_t c = *first; c <= *last; ++c) {
           facts.gapFrames.emplace(*source, *epoch, c);
@@ -155,6 +159,7 @@ Result<AuditFacts> readAudit(const fs::path& file) {
         auto endpoint = r.varint(), count = r.varint(), first = r.varint(), last = r.varint();
         if (!endpoint || !count || !first || !last) return bad("malformed");
         facts.evicted[endpointName(*endpoint)] += *count;
+        facts.evictedRanges[endpointName(*endpoint)].emplace_back(*first, *last);
         if (previous != audit::RecordKind::Evicted) facts.evictionGroups.emplace_back();
         facts.evictionGroups.back().push_back(endpointName(*endpoint));
         break;
@@ -304,6 +309,84 @@ std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<
        << audit.gapRecords << " gap records (bound " << bound << ", of which "
        << static_cast<std::uint64_t>(kills) * perInterval << " commit-interval frames)";
   return line.str();
+}
+
+std::set<FrameKey> expectJudgedOrAudited(const Truth& truth, const AuditFacts& audit) {
+  const auto unknown = minus(audit.judged, truth.frames);
+  EXPECT_TRUE(unknown.empty()) << "frame batches name frames nobody sent:" << sample(unknown);
+  const auto both = common(audit.judged, audit.gapFrames);
+  EXPECT_TRUE(both.empty()) << "frames both judged and audited as missing:" << sample(both);
+  auto lost = minus(truth.frames, audit.judged);
+  const auto unaudited = minus(lost, audit.gapFrames);
+  EXPECT_TRUE(unaudited.empty()) << "frames lost without a sequence-gap record:" << sample(unaudited);
+  return lost;
+}
+
+void expectNoUnauditedUpload(const GatewayRun& run, const std::vector<Target>& targets, const AuditFacts& audit) {
+  for (const Target& t : targets) {
+    SCOPED_TRACE("endpoint " + t.name);
+    std::set<FrameKey> queuedHere;
+    for (const AuditFacts::Batch& b : audit.batches) {
+      if (b.queued.contains(t.name)) queuedHere.insert(b.frames.begin(), b.frames.end());
+    }
+    std::vector<std::string> errors;
+    const Received got = received(run, t.role, t.prefix, t.encoding, errors);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " undecodable uploads, first: " << errors.front();
+    const auto unaudited = minus(got.frames, queuedHere);
+    EXPECT_TRUE(unaudited.empty()) << "uploads no committed frame batch record queued for " << t.name << ":"
+                                   << sample(unaudited);
+  }
+}
+
+std::uint64_t expectQueuedReachedOrEvicted(const GatewayRun& run, const std::vector<Target>& targets,
+                                           const AuditFacts& audit) {
+  std::uint64_t coveredByEvictions = 0;
+  for (const Target& t : targets) {
+    SCOPED_TRACE("endpoint " + t.name);
+    const auto ranges = audit.evictedRanges.contains(t.name) ? audit.evictedRanges.at(t.name)
+                                                             : std::vector<std::pair<std::uint64_t, std::uint64_t>>{};
+    const auto evictedIn = [&](std::uint64_t first, std::uint64_t count) {
+      std::uint64_t n = 0;
+      for (std::uint64_t id = first; id < first + count; ++id) {
+        n += std::any_of(ranges.begin(), ranges.end(), [id](const auto& r) { return r.first <= id && id <= r.second; })
+                 ? 1U
+                 : 0U;
+      }
+      return n;
+    };
+    // What must arrive: per batch, its ids not covered by an eviction.
+    std::uint64_t owed = 0;
+    for (const AuditFacts::Batch& b : audit.batches) {
+      if (const auto q = b.queued.find(t.name); q != b.queued.end())
+        owed += q->second.second - evictedIn(q->second.first, q->second.second);
+    }
+    EXPECT_TRUE(waitUntil([&] { return frameMessages(run, t.role, t.prefix) >= owed; }, 30s))
+        << "the broker never got as many frames as were queued and not evicted (" << owed << ")";
+    std::vector<std::string> errors;
+    const Received got = received(run, t.role, t.prefix, t.encoding, errors);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " undecodable uploads, first: " << errors.front();
+    std::size_t short_ = 0;
+    std::string firstShort;
+    for (std::size_t i = 0; i < audit.batches.size(); ++i) {
+      const AuditFacts::Batch& b = audit.batches[i];
+      const auto q = b.queued.find(t.name);
+      if (q == b.queued.end()) continue;
+      const auto [first, count] = q->second;
+      const std::uint64_t evicted = evictedIn(first, count);
+      coveredByEvictions += evicted;
+      const std::uint64_t arrived = common(b.frames, got.frames).size();
+      EXPECT_LE(arrived, count) << "batch " << i << " queued " << count << " entries but " << arrived
+                                << " of its frames arrived";
+      if (arrived + evicted < count && short_++ == 0) {
+        firstShort = "batch " + std::to_string(i) + " queued ids " + std::to_string(first) + ".." +
+                     std::to_string(first + count - 1) + ": " + std::to_string(arrived) + " arrived, " +
+                     std::to_string(evicted) + " covered by evictions";
+      }
+    }
+    EXPECT_EQ(short_, 0U) << short_ << " batches with queued entries that neither arrived nor were evicted; first: "
+                          << firstShort;
+  }
+  return coveredByEvictions;
 }
 
 void expectDeliveredAsAudited(const GatewayRun& run, const AuditFacts& audit) {

@@ -45,12 +45,21 @@ struct AuditFacts {
   std::map<std::string, std::set<FrameKey>> judgedByVehicle;
   std::map<std::string, std::set<FrameKey>> gapFramesByVehicle;
   std::size_t gapRecords = 0;
+  std::uint64_t largestGap = 0;                           // frames named by the largest sequence-gap record
   std::map<std::string, std::uint64_t> rejectedByReason;  // frames-rejected records: reason -> frames
   std::map<std::string, std::uint64_t> queued;  // per endpoint: outbox entries the batches name
   std::map<std::string, std::uint64_t> highestQueuedId;
   std::map<std::string, std::uint64_t> evicted;          // per endpoint: entries in evicted records
   std::vector<std::vector<std::string>> evictionGroups;  // endpoints of consecutive evicted records (one commit's)
   std::map<std::string, std::uint64_t> watermark;        // the last acknowledged record's id per endpoint
+  // Per frame batch record: its frames and, per endpoint, the outbox ids it queued
+  // (first, count). The log numbers uploads per batch and endpoint, not per frame.
+  struct Batch {
+    std::set<FrameKey> frames;
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> queued;
+  };
+  std::vector<Batch> batches;
+  std::map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>> evictedRanges;  // first, last id
   std::size_t started = 0, stopped = 0;
   std::int64_t outboxRows = 0;  // still in the outbox table
 };
@@ -71,6 +80,10 @@ ToolRun verifyAudit(const GatewayRun& run);
 // line describing the loss.
 std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<FrameKey>& received,
                                              const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs);
+
+// Every frame of `truth` is judged or named by a sequence-gap record, never both, and the
+// frame batches name no frame `truth` lacks (EXPECT_*). Returns the frames not judged.
+std::set<FrameKey> expectJudgedOrAudited(const Truth& truth, const AuditFacts& audit);
 
 // ---- what the endpoints got
 
@@ -105,5 +118,17 @@ Result<GatewayStatus> waitForQuiet(GatewayProcess& gateway, const Truth& truth,
 // did not evict) arrived at least once. Waits for the watchers to catch up first.
 void expectDeliveredAsAudited(const GatewayRun& run, const std::vector<Target>& targets, const AuditFacts& audit);
 void expectDeliveredAsAudited(const GatewayRun& run, const AuditFacts& audit);  // targets(run)
+
+// No unaudited upload, in the log's own terms: every frame an endpoint's broker got (so
+// far) belongs to a committed frame batch record that queued outbox entries for that
+// endpoint. Safe while the gateway runs (an entry is sent only after its commit).
+void expectNoUnauditedUpload(const GatewayRun& run, const std::vector<Target>& targets, const AuditFacts& audit);
+// No committed frame lost, in the log's own terms, whatever the outbox keeps where: for
+// every batch and endpoint, the outbox ids it queued either reached that endpoint's
+// broker (frames of the batch received there) or are covered by an `evicted` record's id
+// range for that endpoint. Returns how many ids were covered by evictions. Call after the
+// run drained; waits for the watchers first.
+std::uint64_t expectQueuedReachedOrEvicted(const GatewayRun& run, const std::vector<Target>& targets,
+                                           const AuditFacts& audit);
 
 }  // namespace cordon::test::e2e

@@ -108,6 +108,7 @@ Result<GatewayStatus> parseStatus(std::string_view text) {
   }
   bool commitsOk = true;
   s.commits = uintOf(o, "commits", commitsOk);
+  s.commitFailures = uintOf(o, "commit_failures", commitsOk);
   if (const auto* endpoints = member(o, "endpoints"); endpoints != nullptr && endpoints->is_array()) {
     for (const json::value& v : endpoints->as_array()) {
       if (!v.is_object()) {
@@ -191,8 +192,7 @@ fs::path GatewayProcess::writeConfig(std::string_view fileName) const {
 
 Status GatewayProcess::start(std::optional<std::vector<std::string>> awaitConnected,
                              std::chrono::milliseconds timeout) {
-  if (::access(binary_.c_str(), X_OK) != 0) return Error{binary_.string() + ": not an executable"};
-  if (process_ && process_->running()) return Error{name_ + " is already running"};
+  if (Status launched = launch(); !launched) return launched;
   std::vector<std::string> await;
   if (awaitConnected) {
     await = *awaitConnected;
@@ -201,12 +201,6 @@ Status GatewayProcess::start(std::optional<std::vector<std::string>> awaitConnec
       await.emplace_back(e.as_object().at("name").as_string());
     }
   }
-  const fs::path config = writeConfig();
-  ++starts_;
-  auto child =
-      ChildProcess::start(binary_, {"--config", config.string()}, dir_ / (name_ + "-" + std::to_string(starts_) + ".log"));
-  if (!child) return Error{name_ + ": " + child.error().message};
-  process_ = std::move(child).value();
   auto up = waitForStatus(
       [&](const GatewayStatus& s) {
         if (s.state != "running" || !s.ingestConnected) return false;
@@ -217,6 +211,27 @@ Status GatewayProcess::start(std::optional<std::vector<std::string>> awaitConnec
       },
       timeout);
   if (!up) return Error{name_ + " did not come up: " + up.error().message + "\nits log:\n" + log()};
+  return {};
+}
+
+Status GatewayProcess::launch() {
+  if (::access(binary_.c_str(), X_OK) != 0) return Error{binary_.string() + ": not an executable"};
+  if (process_ && process_->running()) return Error{name_ + " is already running"};
+  const fs::path config = writeConfig();
+  ++starts_;
+  const fs::path logFile = dir_ / (name_ + "-" + std::to_string(starts_) + ".log");
+  std::vector<std::string> args = {"--config", config.string()};
+  fs::path program = binary_;
+  if (!prefix_.empty()) {
+    program = prefix_.front();
+    std::vector<std::string> prefixed(prefix_.begin() + 1, prefix_.end());
+    prefixed.push_back(binary_.string());
+    prefixed.insert(prefixed.end(), args.begin(), args.end());
+    args = std::move(prefixed);
+  }
+  auto child = ChildProcess::start(program, args, logFile);
+  if (!child) return Error{name_ + ": " + child.error().message};
+  process_ = std::move(child).value();
   return {};
 }
 

@@ -56,6 +56,7 @@ struct GatewayStatus {
   std::optional<std::uint64_t> ingestDuplicates;  // "ingest.duplicates", when published
   std::optional<std::uint64_t> relayVehicles;     // a relay's "relay.vehicles"
   std::uint64_t commits = 0;
+  std::uint64_t commitFailures = 0;
   std::vector<EndpointStatus> endpoints;
   std::string text;  // the JSON as published
 
@@ -94,6 +95,13 @@ class GatewayProcess {
   // `awaitConnected` connected (all of them by default; pass {} to wait for none).
   Status start(std::optional<std::vector<std::string>> awaitConnected = std::nullopt,
                std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Writes the config and starts the process without waiting for it to come up (a kill
+  // may then land anywhere in its start-up).
+  Status launch();
+  // Runs the gateway as `prefix... cordon-gateway --config FILE` from the next start on
+  // (e.g. nsenter into a mount namespace with a small filesystem over the state
+  // directory); the prefix must exec the gateway, so that pid() and kill() reach it.
+  void setCommandPrefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   // `cordon-gateway --config FILE [extra...]` for a run expected to end by itself (a bad
   // config): the exit status and what it wrote; exit -1 and a note in `err` when it was
   // still running at the timeout (it is then killed).
@@ -129,6 +137,7 @@ class GatewayProcess {
   boost::json::object config_;
   std::unique_ptr<TestSubscriber> status_;
   std::unique_ptr<ChildProcess> process_;
+  std::vector<std::string> prefix_;
   int starts_ = 0;
 };
 

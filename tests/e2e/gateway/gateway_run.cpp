@@ -700,6 +700,12 @@ Status GatewayRun::stopBroker(BrokerRole role) {
   return s.broker->stop();
 }
 
+Status GatewayRun::killBroker(BrokerRole role) {
+  BrokerSlot& s = slot(role);
+  if (!s.broker) return Error{"no " + std::string(toString(role)) + " broker"};
+  return s.broker->kill();
+}
+
 Status GatewayRun::restartBroker(BrokerRole role) {
   BrokerSlot& s = slot(role);
   if (!s.broker) return Error{"no " + std::string(toString(role)) + " broker"};

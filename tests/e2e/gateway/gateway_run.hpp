@@ -244,6 +244,7 @@ class GatewayRun {
   std::string brokerLog(BrokerRole role, std::size_t vehicle = 0) const;  // the current broker's whole log
   Status stopBroker(BrokerRole role);
   Status restartBroker(BrokerRole role);  // on its old port, with its old options
+  Status killBroker(BrokerRole role);     // SIGKILL (what it held in memory is lost); restartBroker() after
 
  private:
   struct BrokerSlot {
