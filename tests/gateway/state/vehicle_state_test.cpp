@@ -3,6 +3,8 @@
 // per driver, order-independent) and the position rate.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ecu/frame/event_builder.hpp"
 #include "gateway/state/relay_context.hpp"
 #include "gateway/state/vehicle_state.hpp"
@@ -162,6 +164,35 @@ TEST_F(ContextRoundTripTest, TheRelayJudgesInTheVehiclesEnvironment) {
   for (int i = 1; i <= 20; ++i) state_.onFix(kShanghaiPudong, kT0 + 2 * kSecond + i * kSecond / 10);  // 10 Hz
   expectSameDecisionInputs(kT0 + 4 * kSecond);
   EXPECT_TRUE(relayed(kT0 + 4 * kSecond).highRatePosition);
+}
+
+// Found by fuzz/targets/hmi_state (docs/reliability.md): the context block truncated the
+// fix's age to whole ms and wrote a fix from far in the future as age 0, so a relay took as
+// fresh (outside an area) a fix the vehicle itself judged stale (inside).
+TEST_F(ContextRoundTripTest, AFixTheVehicleJudgesStaleIsNeverFreshAtTheRelay) {
+  state_.onFix(kShanghaiPudong, kT0);
+  expectSameDecisionInputs(kT0 + 5 * kSecond);        // fix_max_age_s exactly: fresh
+  expectSameDecisionInputs(kT0 + 5 * kSecond + 500);  // 500 ns past it: stale
+  EXPECT_TRUE(relayed(kT0 + 5 * kSecond + 500).insideSensitiveArea);
+
+  VehicleState ahead(policy_);  // an ECU clock a minute ahead of the gateway's
+  ahead.onFix(kShanghaiPudong, kT0 + 60 * kSecond);
+  state_ = std::move(ahead);
+  EXPECT_TRUE(at(kT0).insideSensitiveArea);
+  expectSameDecisionInputs(kT0);
+  expectSameDecisionInputs(kT0 + 56 * kSecond);  // 4 s ahead: fresh on both sides
+  EXPECT_FALSE(relayed(kT0 + 56 * kSecond).insideSensitiveArea);
+}
+
+// Capture times are the ECU's, anywhere in int64: ages and intervals that do not fit in
+// int64 were signed overflow (UBSan fails these without the fix); such a fix is stale.
+TEST_F(ContextRoundTripTest, CaptureTimesAtTheEndsOfInt64AreStale) {
+  state_.onFix(kShanghaiPudong, std::numeric_limits<std::int64_t>::min());
+  EXPECT_TRUE(at(kT0).insideSensitiveArea);
+  expectSameDecisionInputs(kT0);
+  state_.onFix(kShanghaiPudong, std::numeric_limits<std::int64_t>::max());
+  EXPECT_TRUE(at(kT0).insideSensitiveArea);
+  expectSameDecisionInputs(kT0);
 }
 
 TEST_F(ContextRoundTripTest, TheDriversConsentsTravelWithTheFrame) {
