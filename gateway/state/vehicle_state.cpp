@@ -109,6 +109,8 @@ PositionReader::PositionReader(const ecu::Registry& registry)
 
 std::optional<geo::LatLon> PositionReader::positionIn(const wire::SignalFrame& frame) const {
   std::optional<double> lat, lon;
+  // The verifier accepts a frame without a signals vector (found by fuzz/targets/hmi_state).
+  if (frame.signals() == nullptr) return std::nullopt;
   for (const wire::Signal* signal : *frame.signals()) {
     const auto* value = signal->value_as_DoubleValue();
     if (value == nullptr) continue;

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "ecu/frame/event_builder.hpp"
+#include "ecu/frame/frame_verifier.hpp"
 #include "gateway/state/relay_context.hpp"
 #include "gateway/state/vehicle_state.hpp"
 #include "tests/gateway/policy/policy_fixture.hpp"
@@ -65,6 +66,22 @@ TEST_F(VehicleStateTest, InvalidAndOlderFixesAreIgnored) {
   ASSERT_TRUE(state_.latestFix().has_value());
   EXPECT_EQ(state_.latestFix()->capturedAtNs, kT0);
   EXPECT_FALSE(at(kT0 + kSecond).insideSensitiveArea);
+}
+
+// Found by fuzz/targets/hmi_state (fuzz/regressions/hmi_state/crash-frame-without-signals-vector):
+// the verifier accepts a frame whose signals vector is absent, and positionIn dereferenced it.
+TEST_F(VehicleStateTest, AFrameWithoutASignalsVectorHasNoPosition) {
+  const auto registry = ecu::Registry::builtin();
+  flatbuffers::FlatBufferBuilder fbb;
+  const wire::Sequence seq(1, 1);
+  const wire::RegistryVersion rv(registry->version().count, registry->version().hash);
+  wire::FinishSignalFrameBuffer(fbb, wire::CreateSignalFrame(fbb, 1, fbb.CreateString("LSVTEST0000000001"),
+                                                             fbb.CreateString("telematics"), &seq, kT0, &rv));
+  const std::span<const std::uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetSize());
+  ecu::FrameVerifier verifier(registry);
+  const auto verified = verifier.verify(bytes);
+  ASSERT_TRUE(verified.ok()) << verified.rejection().detail;
+  EXPECT_FALSE(PositionReader(*registry).positionIn(*verified.value()).has_value());
 }
 
 TEST_F(VehicleStateTest, FixRateAboveThePolicyLimitIsHighRate) {
