@@ -60,7 +60,9 @@ TEST_F(FramePipelineTest, AFrameWithoutASignalsVectorIsDecidedOnItsEnvelope) {
   auto pipeline = overseasPipeline();
   pipeline.process(*wire::GetSignalFrame(fbb.GetBufferPointer()), encode::test::mainlandEnvironment(kT0));
   const auto out = pipeline.output(0);
-  if (!out.empty()) EXPECT_EQ(wire::GetSignalFrame(out.data())->signals(), nullptr);
+  if (!out.empty()) {
+    EXPECT_EQ(wire::GetSignalFrame(out.data())->signals(), nullptr);
+  }
 }
 
 TEST_F(FramePipelineTest, AReloadWithTheSameSettingsKeepsTheLocationSchedule) {
