@@ -211,6 +211,9 @@ Verified<wire::HmiEvent> FrameVerifier::verifyEvent(std::span<const std::uint8_t
     return reject(RejectReason::MissingEnvelope, "event has no vehicle id or no source");
   }
   if (event->event_type() == wire::Event::NONE) return reject(RejectReason::WrongValueType, "event carries nothing");
+  // As with a signal's value: a union type without its table passes FlatBuffers' verifier.
+  // Found by fuzz/targets/hmi_event (fuzz/regressions/hmi_event).
+  if (event->event() == nullptr) return reject(RejectReason::WrongValueType, "event has a type but no table");
   if (const auto* consent = event->event_as_ConsentChange()) {
     if (!consent->subject() || consent->subject()->size() == 0) {
       return reject(RejectReason::MissingEnvelope, "consent change names no data subject");

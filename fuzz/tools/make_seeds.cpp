@@ -7,15 +7,24 @@
 //   registry_binary           a small .creg (the first entries of the builtin registry)
 //   relay_frame               accepted frames of frame_verify wrapped as RelayFrames with
 //                             known, unknown and consent-carrying contexts
+//   hmi_state                 each scenario's first messages as a script (clock set to each
+//                             message's time, then the event or frame), and fixes by value
+//                             (valid, NaN, infinite, out of range, from the future)
+//   audit_log                 a real audit log written with AuditLog (every record kind,
+//                             signed with the fuzz test key), as a script of its rows
 // The text seeds (policies, GeoJSON, registry JSON, edge cases) are kept by hand.
 //
 //   cordon-fuzz-seeds DIR     (DIR is normally fuzz/corpus)
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <tuple>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,10 +33,12 @@
 #include "ecu/frame/frame_verifier.hpp"
 #include "ecu/registry/registry.hpp"
 #include "fuzz/fuzz_support.hpp"
+#include "gateway/audit/audit_log.hpp"
 #include "gateway/policy/bundle_file.hpp"
 #include "gateway/policy/policy_compiler.hpp"
 #include "gateway/policy/policy_source.hpp"
 #include "gateway/relay/relay_frame.hpp"
+#include "gateway/storage/sqlite_database.hpp"
 #include "registry_generated.h"
 #include "sim/engine/frame_sink.hpp"
 #include "sim/engine/simulator.hpp"
@@ -90,6 +101,159 @@ int simulatorSeeds(const fs::path& out) {
     }
   }
   return written;
+}
+
+// hmi_state's script steps (fuzz/targets/hmi_state.cpp).
+template <class T>
+void put(std::vector<std::uint8_t>& script, T value) {
+  std::uint8_t bytes[sizeof value];
+  std::memcpy(bytes, &value, sizeof value);
+  script.insert(script.end(), bytes, bytes + sizeof value);
+}
+void putMessage(std::vector<std::uint8_t>& script, bool isEvent, std::span<const std::uint8_t> bytes) {
+  script.push_back(isEvent ? 0 : 1);
+  put(script, static_cast<std::uint16_t>(bytes.size()));
+  script.insert(script.end(), bytes.begin(), bytes.end());
+}
+void putClock(std::vector<std::uint8_t>& script, std::int64_t nowNs) {
+  script.push_back(2);
+  put(script, nowNs);
+}
+void putFix(std::vector<std::uint8_t>& script, double lat, double lon, std::int32_t offsetMs) {
+  script.push_back(3);
+  put(script, lat);
+  put(script, lon);
+  put(script, offsetMs);
+}
+
+int hmiStateSeeds(const fs::path& out) {
+  auto registry = ecu::Registry::builtin();
+  int written = 0;
+  for (const sim::Scenario& scenario : sim::scenarios()) {
+    if (scenario.name == "soak") continue;
+    sim::SimOptions options;
+    options.scenario = scenario.name;
+    options.durationS = 20;
+    options.routesFile = fs::path(CORDON_SIM_DATA_DIR) / "routes.geojson";
+    auto simulator = sim::Simulator::create(options, registry);
+    if (!simulator) return -1;
+    sim::MemorySink sink;
+    if (Status run = simulator.value()->run(sink, nullptr); !run) return -1;
+    // Every event, and the small frames around them (positions come from telematics).
+    std::vector<std::uint8_t> script;
+    int frames = 0;
+    for (const auto& message : sink.messages) {
+      if (!message.isEvent && (message.bytes.size() > 2048 || frames >= 24)) continue;
+      if (!message.isEvent) ++frames;
+      const std::int64_t at = message.isEvent ? 0 : [&] {
+        ecu::FrameVerifier verifier(registry);
+        const auto v = verifier.verify(message.bytes);
+        return v ? v.value()->capture_time_ns() : 0;
+      }();
+      if (at != 0) putClock(script, at + 100'000'000);
+      putMessage(script, message.isEvent, message.bytes);
+      if (script.size() > kMaxSeedBytes) break;
+    }
+    write(out / "hmi_state" / scenario.name, script);
+    ++written;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<std::string, std::vector<std::tuple<double, double, std::int32_t>>>> fixes = {
+      {"fix-shanghai-then-munich", {{31.23, 121.47, -500}, {48.14, 11.58, -100}}},
+      {"fix-nan", {{48.14, 11.58, -2000}, {nan, 11.58, -100}, {48.14, nan, 0}}},
+      {"fix-inf", {{inf, -inf, -100}, {48.14, 11.58, 10}}},
+      {"fix-out-of-range", {{91, 11.58, -100}, {48.14, 181, 0}}},
+      {"fix-future-and-stale", {{48.14, 11.58, 60'000}, {48.14, 11.58, -60'000}}},
+      {"fix-high-rate", {{48.14, 11.58, -300}, {48.141, 11.58, -200}, {48.142, 11.58, -100}, {48.143, 11.58, 0}}},
+  };
+  for (const auto& [name, steps] : fixes) {
+    std::vector<std::uint8_t> script;
+    for (const auto& [lat, lon, offset] : steps) putFix(script, lat, lon, offset);
+    write(out / "hmi_state" / name, script);
+    ++written;
+  }
+  return written;
+}
+
+// audit_log's script (fuzz/targets/audit_log.cpp): a log AuditLog wrote, row by row.
+int auditLogSeeds(const fs::path& out) {
+  auto key = policy::Ed25519Key::fromPem(fuzz::kTestKeyPem, "fuzz test key");
+  if (!key) return -1;
+  storage::OpenOptions dbOptions;
+  dbOptions.wal = false;
+  auto db = storage::Database::open(":memory:", dbOptions);
+  if (!db) return -1;
+  std::int64_t clock = 1'795'651'200'000'000'000;
+  audit::AuditKeys keys{std::make_shared<const policy::Ed25519Key>(std::move(key.value())),
+                        std::vector<std::uint8_t>(32, 7), 1};
+  auto log = audit::AuditLog::open(*db.value(), keys, [&clock] { return clock += 250'000'000; });
+  if (!log) {
+    std::fprintf(stderr, "audit log: %s\n", log.error().message.c_str());
+    return -1;
+  }
+  audit::AuditLog& a = *log.value();
+  const auto domestic = a.endpointIndex({"cn-cloud", "CN", policy::Jurisdiction::Domestic});
+  const auto overseas = a.endpointIndex({"eu-cloud", "DE", policy::Jurisdiction::Overseas});
+  audit::DecisionPattern pattern;
+  pattern.environmentFlags = 0b111;
+  pattern.policyVersion = 3;
+  pattern.endpoints = {domestic.value(), overseas.value()};
+  policy::Decision pass;
+  pass.treatment = policy::Treatment::Pass;
+  pass.reason = policy::Reason::OrdinaryData;
+  pattern.fields = {{{1, pass}, {2, pass}}, {{1, pass}, {2, policy::Decision{}}}};
+  const auto patternId = a.patternId(pattern);
+  const std::vector<std::uint8_t> hash(32, 0xab);
+  audit::FrameBatch batch;
+  batch.vehicles = {a.digest("vehicle", "LSVAX4E69PN000001")};
+  batch.sources = {"telematics", "chassis"};
+  batch.runs = {{0, 0, 1, 1, 10, patternId.value(), clock, clock + 900'000'000},
+                {0, 1, 1, 5, 3, patternId.value(), clock, clock + 300'000'000}};
+  batch.queued = {{domestic.value(), 1, 13}, {overseas.value(), 1, 13}};
+  batch.outputDigests = {{domestic.value(), {}}, {overseas.value(), {}}};
+  const Status wrote[] = {
+      a.started("fuzz-seed"),
+      a.policyLoaded("cn-auto-2026", 3, hash, 1'900'000'000),
+      a.appendFrameBatch(batch),
+      a.framesRejected("body", "malformed", 2, {}),
+      a.sequenceGap(batch.vehicles[0], "telematics", 1, 11, 12),
+      a.evicted(overseas.value(), 4, 1, 4),
+      a.acknowledge(domestic.value(), 13),
+      a.consentChanged(a.digest("subject", "driver-1"), policy::ConsentPurpose::LocationExport, true, clock + 1),
+      a.sign(),
+      a.policyRefused(hash, "bad signature"),
+      a.stopped(),
+      a.sign(),
+  };
+  for (const Status& s : wrote) {
+    if (!s) {
+      std::fprintf(stderr, "audit log: %s\n", s.message().c_str());
+      return -1;
+    }
+  }
+  // The rows as the script's steps: records (op 0), then a signature (op 2) after each signed one.
+  std::set<std::int64_t> signedSeqs;
+  auto sigs = db.value()->prepare("SELECT seq FROM audit_signatures");
+  for (auto row = sigs->step(); row && row.value(); row = sigs->step()) signedSeqs.insert(sigs->int64(0));
+  std::vector<std::uint8_t> script;
+  auto records = db.value()->prepare("SELECT seq, kind, at_ns, body FROM audit_records ORDER BY seq");
+  std::int64_t previousAt = 1'795'651'200'000'000'000;
+  for (auto row = records->step(); row && row.value(); row = records->step()) {
+    const auto body = records->blob(3);
+    script.push_back(0);
+    script.push_back(static_cast<std::uint8_t>(records->int64(1)));
+    put(script, static_cast<std::uint16_t>(std::clamp<std::int64_t>((records->int64(2) - previousAt) / 1'000'000, 0, 65535)));
+    previousAt = records->int64(2);
+    put(script, static_cast<std::uint16_t>(body.size()));
+    script.insert(script.end(), body.begin(), body.end());
+    if (signedSeqs.contains(records->int64(0))) {
+      script.push_back(2);
+      script.push_back(0);
+    }
+  }
+  write(out / "audit_log" / "every-record-kind", script);
+  return 1;
 }
 
 int policySeeds(const fs::path& out) {
@@ -196,8 +360,10 @@ int main(int argc, char** argv) {
   const int policies = frames < 0 ? -1 : policySeeds(out);
   const int registries = policies < 0 ? -1 : registrySeeds(out);
   const int relays = registries < 0 ? -1 : relaySeeds(out);
-  if (relays < 0) return 1;
-  std::printf("wrote %d simulator, %d policy, %d registry and %d relay seeds under %s\n", frames, policies, registries,
-              relays, out.c_str());
+  const int states = relays < 0 ? -1 : hmiStateSeeds(out);
+  const int logs = states < 0 ? -1 : auditLogSeeds(out);
+  if (logs < 0) return 1;
+  std::printf("wrote %d simulator, %d policy, %d registry, %d relay, %d HMI state and %d audit log seeds under %s\n",
+              frames, policies, registries, relays, states, logs, out.c_str());
   return 0;
 }

@@ -108,10 +108,14 @@ void FramePipeline::process(const wire::SignalFrame& frame, const policy::Enviro
       ++ep.treatments[static_cast<std::size_t>(envelope[i].treatment)];
     }
     fields_.clear();
-    for (const wire::Signal* signal : *frame.signals()) {
-      fields_.push_back(table.lookup(signal->id(), fieldConditions(*signal)));
-      recorded.push_back({signal->id(), fields_.back()});
-      ++ep.treatments[static_cast<std::size_t>(fields_.back().treatment)];
+    // A verified frame may have no signals vector at all (found by fuzz/targets/hmi_state):
+    // only its envelope is decided.
+    if (const auto* signals = frame.signals()) {
+      for (const wire::Signal* signal : *signals) {
+        fields_.push_back(table.lookup(signal->id(), fieldConditions(*signal)));
+        recorded.push_back({signal->id(), fields_.back()});
+        ++ep.treatments[static_cast<std::size_t>(fields_.back().treatment)];
+      }
     }
     pattern_.endpoints.push_back(ep.spec.auditIndex);
     ep.flatbuffers = ep.encoder.encode(frame, envelope, fields_).bytes;

@@ -1,6 +1,8 @@
 #include "gateway/policy/compiled_policy.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 namespace cordon::policy {
 namespace {
@@ -35,6 +37,13 @@ Result<std::vector<geo::Feature>> areasOf(const flatbuffers::Vector<flatbuffers:
   return out;
 }
 
+// 1000, 0.5, 1e+07, inf, nan: short, and every non-finite value named as such.
+std::string formatBound(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 }  // namespace
 
 std::string RuleInfo::citationText() const {
@@ -54,6 +63,22 @@ std::string toHex(std::span<const std::uint8_t> bytes) {
     out += kDigits[b >> 4];
     out += kDigits[b & 0xF];
   }
+  return out;
+}
+
+std::vector<SettingsProblem> settingsProblems(const Settings& s) {
+  std::vector<SettingsProblem> out;
+  const auto within = [&](const char* key, double value, double min, bool minIncluded, double max) {
+    if (std::isfinite(value) && (minIncluded ? value >= min : value > min) && value <= max) return;
+    out.push_back({key, std::string("must be ") + (minIncluded ? ">= " : "> ") + formatBound(min) + " and <= " +
+                            formatBound(max) + " (finite; is " + formatBound(value) + ")"});
+  };
+  within("fix_max_age_s", s.fixMaxAgeS, 0, false, 86'400);
+  within("geofence_buffer_m", s.geofenceBufferM, 0, true, 1e7);
+  within("location_cell_m", s.locationCellM, 1000, true, 1e7);
+  within("high_rate_position_hz", s.highRatePositionHz, 0, false, 1e6);
+  if (s.locationPeriodS < 1) out.push_back({"location_period_s", "must be >= 1"});
+  if (s.timeCoarsenS < 1) out.push_back({"time_coarsen_s", "must be >= 1"});
   return out;
 }
 
@@ -81,6 +106,10 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::fromBundleBytes(st
   const auto& s = *root.settings();
   policy->settings_ = Settings{s.fix_max_age_s(),     s.geofence_buffer_m(),     s.location_cell_m(), s.location_period_s(),
                                s.time_coarsen_s(),    s.high_rate_position_hz(), s.pseudonym_key_epoch()};
+  // A signed bundle is still checked: a setting no compiler would accept never decides.
+  if (const auto problems = settingsProblems(policy->settings_); !problems.empty()) {
+    return Error{"policy bundle: settings." + problems.front().key + " " + problems.front().message};
+  }
 
   for (const fb::Rule* rule : *root.rules()) {
     RuleInfo& r = policy->rules_.emplace_back();

@@ -100,6 +100,20 @@ struct Settings {
   friend bool operator==(const Settings&, const Settings&) = default;
 };
 
+// What is wrong with settings, per key of the policy's `settings` ("fix_max_age_s"),
+// empty when nothing is. Every double must be finite (a policy's JSON may say inf or nan,
+// which compared with a bound reads as outside every area, never stale, never a high
+// rate, or a grid the location transform refuses): fix_max_age_s in (0, 86400] (a fix a
+// day old is no position; the age is counted in int64 ns), geofence_buffer_m in
+// [0, 1e7], location_cell_m in [1000, 1e7] (RULES.md's 1 km floor; LocationGrid's
+// ceiling), location_period_s and time_coarsen_s >= 1, high_rate_position_hz in (0, 1e6].
+// The compiler reports these, and fromBundleBytes refuses a bundle that has any.
+struct SettingsProblem {
+  std::string key;
+  std::string message;
+};
+std::vector<SettingsProblem> settingsProblems(const Settings& settings);
+
 class CompiledPolicy {
  public:
   // `bundle` is the nested PolicyBundle (not the signed envelope); it is verified here.

@@ -240,15 +240,11 @@ CompileResult compilePolicy(const PolicySource& source, const ecu::Registry& reg
     settings = flatbuffers::GetRoot<wp::Settings>(defaults.GetBufferPointer());
   }
   const auto settingAt = [&](const char* key) { return settingsDoc.where(quote(key)); };
-  if (!(settings->fix_max_age_s() > 0)) diag.error(settingAt("fix_max_age_s"), "settings.fix_max_age_s must be > 0");
-  if (!(settings->location_cell_m() >= 1000)) {
-    diag.error(settingAt("location_cell_m"), "settings.location_cell_m must be >= 1000 (RULES.md: a cell of at least 1 km)");
-  }
-  if (settings->location_period_s() < 1) diag.error(settingAt("location_period_s"), "settings.location_period_s must be >= 1");
-  if (settings->time_coarsen_s() < 1) diag.error(settingAt("time_coarsen_s"), "settings.time_coarsen_s must be >= 1");
-  if (!(settings->geofence_buffer_m() >= 0)) diag.error(settingAt("geofence_buffer_m"), "settings.geofence_buffer_m must be >= 0");
-  if (!(settings->high_rate_position_hz() > 0)) {
-    diag.error(settingAt("high_rate_position_hz"), "settings.high_rate_position_hz must be > 0");
+  const Settings checked{settings->fix_max_age_s(),  settings->geofence_buffer_m(),     settings->location_cell_m(),
+                         settings->location_period_s(), settings->time_coarsen_s(), settings->high_rate_position_hz(),
+                         settings->pseudonym_key_epoch()};
+  for (const SettingsProblem& p : settingsProblems(checked)) {
+    diag.error(settingAt(p.key.c_str()), "settings." + p.key + " " + p.message);
   }
 
   // ---- rules

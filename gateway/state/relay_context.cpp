@@ -1,6 +1,8 @@
 #include "gateway/state/relay_context.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,16 +49,24 @@ flatbuffers::Offset<wire::VehicleContext> writeContext(flatbuffers::FlatBufferBu
   wire::Jurisdiction collectedIn = wire::Jurisdiction::Unknown;
   wire::GeofenceState geofence = wire::GeofenceState::Unknown;
   std::uint32_t fixAgeMs = UINT32_MAX;
-  if (fix && clockSynchronised) {
+  const auto ageNs = vehicle.fixAgeNs(nowNs);
+  // A fix further in the future than fix_max_age_s is stale to the vehicle (fixFresh), so it
+  // stays unknown here; one nearer in the future is as fresh as one from now. The age is
+  // rounded up to whole ms: the relay never finds a fix fresher than the vehicle did.
+  const double maxAgeNs = vehicle.policy().settings().fixMaxAgeS * 1e9;
+  if (fix && clockSynchronised && ageNs && static_cast<double>(*ageNs) >= -maxAgeNs) {
     collectedIn = fix->inMainlandChina ? wire::Jurisdiction::MainlandChina : wire::Jurisdiction::Outside;
     geofence = fix->insideSensitiveArea ? wire::GeofenceState::Inside : wire::GeofenceState::Outside;
-    // A fix from the future (clock step) is no fresher than one from now.
-    const std::int64_t ageMs = std::max<std::int64_t>(0, (nowNs - fix->capturedAtNs) / 1'000'000);
+    const std::int64_t ageMs = *ageNs <= 0 ? 0 : *ageNs / 1'000'000 + (*ageNs % 1'000'000 != 0 ? 1 : 0);
     fixAgeMs = static_cast<std::uint32_t>(std::min<std::int64_t>(ageMs, UINT32_MAX));
   }
+  // Rounded up to the next float, so that the relay never sees a lower rate than the vehicle.
+  const double rateHz = vehicle.positionRateHz();
+  float rate = static_cast<float>(rateHz);
+  if (static_cast<double>(rate) < rateHz) rate = std::nextafter(rate, std::numeric_limits<float>::infinity());
   return wire::CreateVehicleContextDirect(builder, collectedIn, geofence, nullptr, fixAgeMs, clockSynchronised,
                                           vehicle.driver().c_str(), &occupants, &consents, vehicle.policy().version(),
-                                          &hashBytes, nowNs, static_cast<float>(vehicle.positionRateHz()));
+                                          &hashBytes, nowNs, rate);
 }
 
 }  // namespace cordon::state

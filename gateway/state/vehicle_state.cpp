@@ -1,6 +1,7 @@
 #include "gateway/state/vehicle_state.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace cordon::state {
 namespace {
@@ -23,7 +24,10 @@ void VehicleState::onFix(geo::LatLon position, std::int64_t capturedAtNs) {
   if (!geo::isValid(position)) return;
   if (fix_ && capturedAtNs <= fix_->capturedAtNs) return;
   if (fix_) {
-    const double interval = static_cast<double>(capturedAtNs - fix_->capturedAtNs) / kNsPerS;
+    // Unsigned: capture times are the ECU's, anywhere in int64, and their difference may not fit it.
+    const double interval =
+        static_cast<double>(static_cast<std::uint64_t>(capturedAtNs) - static_cast<std::uint64_t>(fix_->capturedAtNs)) /
+        kNsPerS;
     // A smoothed interval: one late fix should not make a 10 Hz source look slow.
     fixIntervalS_ = fixIntervalS_ == 0 ? interval : 0.8 * fixIntervalS_ + 0.2 * interval;
   }
@@ -54,6 +58,17 @@ void VehicleState::onHmiEvent(const wire::HmiEvent& event) {
   }
 }
 
+std::optional<std::int64_t> VehicleState::fixAgeNs(std::int64_t nowNs) const {
+  std::int64_t age = 0;
+  if (!fix_ || __builtin_sub_overflow(nowNs, fix_->capturedAtNs, &age)) return std::nullopt;
+  return age;
+}
+
+bool VehicleState::fixFresh(std::int64_t nowNs) const {
+  const auto age = fixAgeNs(nowNs);
+  return age && std::abs(static_cast<double>(*age)) <= policy_->settings().fixMaxAgeS * kNsPerS;
+}
+
 bool VehicleState::consentValid(const std::string& subject, ConsentPurpose purpose, std::int64_t nowNs) const {
   const auto it = consents_.find({subject, purpose});
   return it != consents_.end() && it->second.granted && nowNs < it->second.expiresAtNs;
@@ -75,12 +90,11 @@ policy::Environment VehicleState::environment(std::int64_t nowNs, bool clockSync
   env.clockSynchronised = clockSynchronised;
   env.now = nowNs / 1'000'000'000;
   const policy::Settings& settings = policy_->settings();
-  const bool fresh = clockSynchronised && fix_ &&
-                     static_cast<double>(nowNs - fix_->capturedAtNs) <= settings.fixMaxAgeS * kNsPerS &&
-                     nowNs >= fix_->capturedAtNs - static_cast<std::int64_t>(settings.fixMaxAgeS * kNsPerS);
+  const bool fresh = clockSynchronised && fixFresh(nowNs);
   env.insideSensitiveArea = !fresh || fix_->insideSensitiveArea;
   env.inMainlandChina = !fresh || fix_->inMainlandChina;
-  env.highRatePosition = fixIntervalS_ > 0 && fixIntervalS_ < 1.0 / settings.highRatePositionHz;
+  // The rate, as the context block carries it to a relay (relay_context.cpp).
+  env.highRatePosition = positionRateHz() > settings.highRatePositionHz;
   if (clockSynchronised && !driver_.empty()) {
     for (std::size_t p = 1; p < policy::kConsentPurposeCount; ++p) {
       env.consent[p] = consentValid(driver_, static_cast<ConsentPurpose>(p), nowNs);
@@ -95,6 +109,8 @@ PositionReader::PositionReader(const ecu::Registry& registry)
 
 std::optional<geo::LatLon> PositionReader::positionIn(const wire::SignalFrame& frame) const {
   std::optional<double> lat, lon;
+  // The verifier accepts a frame without a signals vector (found by fuzz/targets/hmi_state).
+  if (frame.signals() == nullptr) return std::nullopt;
   for (const wire::Signal* signal : *frame.signals()) {
     const auto* value = signal->value_as_DoubleValue();
     if (value == nullptr) continue;

@@ -61,6 +61,12 @@ class VehicleState {
   policy::Environment environment(std::int64_t nowNs, bool clockSynchronised, policy::Deployment deployment) const;
 
   const std::optional<Fix>& latestFix() const { return fix_; }
+  // How old the latest fix is at nowNs (negative: captured after nowNs); nullopt without a
+  // fix or when the difference does not fit in int64 (capture times are the ECU's).
+  std::optional<std::int64_t> fixAgeNs(std::int64_t nowNs) const;
+  // Whether the latest fix is within the policy's fix_max_age_s of nowNs, either way: only
+  // then does it decide membership (the clock's synchronisation is the caller's to add).
+  bool fixFresh(std::int64_t nowNs) const;
   const std::string& driver() const { return driver_; }
   const std::vector<std::string>& occupants() const { return occupants_; }
   // Whether `subject`'s consent for `purpose` holds at nowNs.

@@ -247,6 +247,28 @@ TEST_F(FrameVerifierTest, VerifiesHmiEvents) {
   EXPECT_FALSE(verifier.verifyEvent(truncated).ok());
 }
 
+// Found by the hmi_event fuzz target (fuzz/regressions/hmi_event): a union type without its
+// table passes FlatBuffers' verifier, as with a signal's value.
+TEST_F(FrameVerifierTest, RejectsAnEventTypeWithoutItsTable) {
+  FrameVerifier verifier(registry_);
+  for (const auto type : {wire::Event::ConsentChange, wire::Event::DriverChange}) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const wire::Sequence seq(1, 1);
+    const auto vin = fbb.CreateString("VIN1");
+    const auto source = fbb.CreateString("hmi");
+    wire::HmiEventBuilder event(fbb);
+    event.add_vehicle_id(vin);
+    event.add_source(source);
+    event.add_sequence(&seq);
+    event.add_event_type(type);
+    wire::FinishHmiEventBuffer(fbb, event.Finish());
+    const std::vector<std::uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    const auto verified = verifier.verifyEvent(bytes);
+    ASSERT_FALSE(verified.ok()) << wire::EnumNameEvent(type);
+    EXPECT_EQ(verified.rejection().reason, RejectReason::WrongValueType);
+  }
+}
+
 TEST(RejectReason, NamesAreDistinct) {
   std::set<std::string_view> names;
   for (std::size_t i = 0; i < kRejectReasonCount; ++i) names.insert(toString(static_cast<RejectReason>(i)));

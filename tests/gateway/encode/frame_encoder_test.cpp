@@ -4,6 +4,8 @@
 // times coarsened, annotated pixels masked, and a frame with nothing left not sent.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ecu/frame/frame_builder.hpp"
 #include "ecu/frame/frame_verifier.hpp"
 #include "gateway/encode/frame_encoder.hpp"
@@ -206,6 +208,29 @@ TEST_F(FrameEncoderTest, ALatitudeWithoutItsLongitudeFailsClosed) {
   ASSERT_NE(out, nullptr);
   EXPECT_EQ(find(out, "Vehicle.CurrentLocation.Latitude"), nullptr);
   EXPECT_EQ(last_.failedClosed, 1u);
+}
+
+// The verifier accepts any double (VSS float and double carry no range in the registry);
+// a non-finite or out-of-range position has no cell, so both coordinates are removed
+// from an overseas copy, never sent as they are (docs/reliability.md, "Non-finite values").
+TEST_F(FrameEncoderTest, ANonFinitePositionFailsClosed) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t t = kT0;
+  auto valid = encoderFor();
+  ASSERT_NE(run(valid, positionFrame(telematics_, t, 31.2, 121.5), kGermany, environment()), nullptr);
+  const auto baseline = last_.failedClosed;  // fields a cell has no value for (altitude)
+  for (const auto& [lat, lon] : std::vector<std::pair<double, double>>{{nan, 121.5}, {31.2, inf}, {-inf, nan}, {91.0, 121.5}}) {
+    auto encoder = encoderFor();  // a fresh schedule: it would emit this window's cell
+    t += 60 * kSecond;
+    const auto bytes = positionFrame(telematics_, t, lat, lon);
+    ASSERT_TRUE(ecu::FrameVerifier(registry_).verify(bytes).ok()) << "the verifier takes any double";
+    const auto* out = run(encoder, bytes, kGermany, environment());
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(find(out, "Vehicle.CurrentLocation.Latitude"), nullptr) << lat << ", " << lon;
+    EXPECT_EQ(find(out, "Vehicle.CurrentLocation.Longitude"), nullptr) << lat << ", " << lon;
+    EXPECT_EQ(last_.failedClosed, baseline + 2) << lat << ", " << lon;
+  }
 }
 
 TEST_F(FrameEncoderTest, InsideASensitiveAreaNoGeoFieldLeavesAtAll) {

@@ -49,6 +49,22 @@ class FramePipelineTest : public ::testing::Test {
   ecu::FrameBuilder telematics_{registry_, {kVin, "telematics", 3}};
 };
 
+// The verifier accepts a frame without a signals vector (fuzz/regressions/hmi_state): only
+// its envelope is decided, and nothing but an envelope could go abroad.
+TEST_F(FramePipelineTest, AFrameWithoutASignalsVectorIsDecidedOnItsEnvelope) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const wire::Sequence seq(1, 1);
+  const wire::RegistryVersion rv(registry_->version().count, registry_->version().hash);
+  wire::FinishSignalFrameBuffer(fbb, wire::CreateSignalFrame(fbb, 1, fbb.CreateString(kVin),
+                                                             fbb.CreateString("telematics"), &seq, kT0, &rv));
+  auto pipeline = overseasPipeline();
+  pipeline.process(*wire::GetSignalFrame(fbb.GetBufferPointer()), encode::test::mainlandEnvironment(kT0));
+  const auto out = pipeline.output(0);
+  if (!out.empty()) {
+    EXPECT_EQ(wire::GetSignalFrame(out.data())->signals(), nullptr);
+  }
+}
+
 TEST_F(FramePipelineTest, AReloadWithTheSameSettingsKeepsTheLocationSchedule) {
   FramePipeline pipeline = overseasPipeline();
   ASSERT_TRUE(sendsCell(pipeline, kT0)) << "the first fix of a window goes out as a cell";

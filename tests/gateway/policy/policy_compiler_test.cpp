@@ -3,6 +3,8 @@
 // and expiring bases, coverage, and the review of wildcard `ordinary` rules.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "gateway/policy/path_pattern.hpp"
 #include "tests/gateway/policy/policy_fixture.hpp"
 #include "tests/support/scratch_dir.hpp"
@@ -164,6 +166,41 @@ TEST_F(PolicyFiles, DuplicateRuleIdsAndSettingsBelowTheFloorAreErrors) {
   EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "rule id catch-all is used twice")) << allDiagnostics(result);
   EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "location_cell_m must be >= 1000")) << allDiagnostics(result);
   EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "fix_max_age_s must be > 0")) << allDiagnostics(result);
+}
+
+// JSON lets a policy say inf and nan; compared with a bound they read as "never stale",
+// "outside every fence" or a grid the location transform refuses (docs/reliability.md,
+// "Non-finite values").
+TEST_F(PolicyFiles, NonFiniteSettingsAreErrors) {
+  const auto result = compileText(policyText(
+      "", "  \"settings\": {\"fix_max_age_s\": inf, \"location_cell_m\": inf, \"geofence_buffer_m\": nan,\n"
+          "               \"high_rate_position_hz\": -inf},\n"));
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "settings.fix_max_age_s must be > 0 and <= 86400 (finite; is inf)"))
+      << allDiagnostics(result);
+  EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "settings.location_cell_m must be >= 1000 and <= 1e+07 (finite; is inf)"))
+      << allDiagnostics(result);
+  EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "settings.geofence_buffer_m must be >= 0")) << allDiagnostics(result);
+  EXPECT_TRUE(hasDiagnostic(result, Severity::Error, "settings.high_rate_position_hz must be > 0")) << allDiagnostics(result);
+}
+
+// A signed bundle is checked again: one whose settings no compiler accepts is refused.
+TEST_F(PolicyFiles, ABundleWithANonFiniteSettingIsRefused) {
+  const auto result = compileText(policyText("", "  \"settings\": {\"fix_max_age_s\": 7, \"location_cell_m\": 2000},\n"));
+  ASSERT_TRUE(result.ok()) << allDiagnostics(result);
+  ASSERT_TRUE(CompiledPolicy::fromBundleBytes(result.bundle).ok());
+  for (const double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    std::vector<std::uint8_t> bundle = result.bundle;
+    auto* settings = flatbuffers::GetMutableRoot<wire::bundle::PolicyBundle>(bundle.data())->mutable_settings();
+    ASSERT_TRUE(settings->mutate_fix_max_age_s(bad));
+    const auto refused = CompiledPolicy::fromBundleBytes(bundle);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("settings.fix_max_age_s must be > 0"), std::string::npos) << refused.error().message;
+    bundle = result.bundle;
+    settings = flatbuffers::GetMutableRoot<wire::bundle::PolicyBundle>(bundle.data())->mutable_settings();
+    ASSERT_TRUE(settings->mutate_location_cell_m(bad));
+    EXPECT_FALSE(CompiledPolicy::fromBundleBytes(bundle).ok());
+  }
 }
 
 TEST_F(PolicyFiles, UnclassifiedSignalsAreErrorsAndListed) {

@@ -3,7 +3,10 @@
 // per driver, order-independent) and the position rate.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ecu/frame/event_builder.hpp"
+#include "ecu/frame/frame_verifier.hpp"
 #include "gateway/state/relay_context.hpp"
 #include "gateway/state/vehicle_state.hpp"
 #include "tests/gateway/policy/policy_fixture.hpp"
@@ -63,6 +66,22 @@ TEST_F(VehicleStateTest, InvalidAndOlderFixesAreIgnored) {
   ASSERT_TRUE(state_.latestFix().has_value());
   EXPECT_EQ(state_.latestFix()->capturedAtNs, kT0);
   EXPECT_FALSE(at(kT0 + kSecond).insideSensitiveArea);
+}
+
+// Found by fuzz/targets/hmi_state (fuzz/regressions/hmi_state/crash-frame-without-signals-vector):
+// the verifier accepts a frame whose signals vector is absent, and positionIn dereferenced it.
+TEST_F(VehicleStateTest, AFrameWithoutASignalsVectorHasNoPosition) {
+  const auto registry = ecu::Registry::builtin();
+  flatbuffers::FlatBufferBuilder fbb;
+  const wire::Sequence seq(1, 1);
+  const wire::RegistryVersion rv(registry->version().count, registry->version().hash);
+  wire::FinishSignalFrameBuffer(fbb, wire::CreateSignalFrame(fbb, 1, fbb.CreateString("LSVTEST0000000001"),
+                                                             fbb.CreateString("telematics"), &seq, kT0, &rv));
+  const std::span<const std::uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetSize());
+  ecu::FrameVerifier verifier(registry);
+  const auto verified = verifier.verify(bytes);
+  ASSERT_TRUE(verified.ok()) << verified.rejection().detail;
+  EXPECT_FALSE(PositionReader(*registry).positionIn(*verified.value()).has_value());
 }
 
 TEST_F(VehicleStateTest, FixRateAboveThePolicyLimitIsHighRate) {
@@ -162,6 +181,35 @@ TEST_F(ContextRoundTripTest, TheRelayJudgesInTheVehiclesEnvironment) {
   for (int i = 1; i <= 20; ++i) state_.onFix(kShanghaiPudong, kT0 + 2 * kSecond + i * kSecond / 10);  // 10 Hz
   expectSameDecisionInputs(kT0 + 4 * kSecond);
   EXPECT_TRUE(relayed(kT0 + 4 * kSecond).highRatePosition);
+}
+
+// Found by fuzz/targets/hmi_state (docs/reliability.md): the context block truncated the
+// fix's age to whole ms and wrote a fix from far in the future as age 0, so a relay took as
+// fresh (outside an area) a fix the vehicle itself judged stale (inside).
+TEST_F(ContextRoundTripTest, AFixTheVehicleJudgesStaleIsNeverFreshAtTheRelay) {
+  state_.onFix(kShanghaiPudong, kT0);
+  expectSameDecisionInputs(kT0 + 5 * kSecond);        // fix_max_age_s exactly: fresh
+  expectSameDecisionInputs(kT0 + 5 * kSecond + 500);  // 500 ns past it: stale
+  EXPECT_TRUE(relayed(kT0 + 5 * kSecond + 500).insideSensitiveArea);
+
+  VehicleState ahead(policy_);  // an ECU clock a minute ahead of the gateway's
+  ahead.onFix(kShanghaiPudong, kT0 + 60 * kSecond);
+  state_ = std::move(ahead);
+  EXPECT_TRUE(at(kT0).insideSensitiveArea);
+  expectSameDecisionInputs(kT0);
+  expectSameDecisionInputs(kT0 + 56 * kSecond);  // 4 s ahead: fresh on both sides
+  EXPECT_FALSE(relayed(kT0 + 56 * kSecond).insideSensitiveArea);
+}
+
+// Capture times are the ECU's, anywhere in int64: ages and intervals that do not fit in
+// int64 were signed overflow (UBSan fails these without the fix); such a fix is stale.
+TEST_F(ContextRoundTripTest, CaptureTimesAtTheEndsOfInt64AreStale) {
+  state_.onFix(kShanghaiPudong, std::numeric_limits<std::int64_t>::min());
+  EXPECT_TRUE(at(kT0).insideSensitiveArea);
+  expectSameDecisionInputs(kT0);
+  state_.onFix(kShanghaiPudong, std::numeric_limits<std::int64_t>::max());
+  EXPECT_TRUE(at(kT0).insideSensitiveArea);
+  expectSameDecisionInputs(kT0);
 }
 
 TEST_F(ContextRoundTripTest, TheDriversConsentsTravelWithTheFrame) {
