@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <map>
 #include <sstream>
 
 #include "gateway/audit/audit_format.hpp"
@@ -286,14 +287,33 @@ void expectDeliveredAsAudited(const GatewayRun& run, const std::vector<Target>& 
 }
 
 std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<FrameKey>& received,
-                                             const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs) {
+                                             const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs,
+                                             EpochTails epochTails) {
   // Judged or audited as missing, never both, and nothing that was not sent.
   const auto unknown = minus(audit.judged, received);
   EXPECT_TRUE(unknown.empty()) << "frame batches name frames that never reached the gateway:" << sample(unknown);
   const auto both = common(audit.judged, audit.gapFrames);
   EXPECT_TRUE(both.empty()) << "frames both judged and audited as missing:" << sample(both);
   const auto lost = minus(received, audit.judged);
-  const auto unaudited = minus(lost, audit.gapFrames);
+  auto unaudited = minus(lost, audit.gapFrames);
+  // The documented limit (docs/reliability.md, "The 100-trial kill run"): a gap can only be
+  // named from a later committed frame of the same source and boot epoch, so an epoch's
+  // tail lost in a kill has no record. Accepted only where nothing later in its epoch was
+  // judged or named; still counted against the bound below.
+  std::size_t tails = 0;
+  if (epochTails == EpochTails::Unnameable) {
+    std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> lastAccounted;  // (source, epoch) -> counter
+    for (const auto* accounted : {&audit.judged, &audit.gapFrames}) {
+      for (const auto& [source, epoch, counter] : *accounted) {
+        auto& last = lastAccounted[{source, epoch}];
+        last = std::max(last, counter);
+      }
+    }
+    tails = std::erase_if(unaudited, [&](const FrameKey& frame) {
+      const auto it = lastAccounted.find({std::get<0>(frame), std::get<1>(frame)});
+      return it == lastAccounted.end() || std::get<2>(frame) > it->second;
+    });
+  }
   EXPECT_TRUE(unaudited.empty()) << "frames lost without a sequence-gap record:" << sample(unaudited);
   const auto phantom = minus(audit.gapFrames, truth.frames);
   EXPECT_TRUE(phantom.empty()) << "sequence gaps naming frames nobody sent:" << sample(phantom);
@@ -308,6 +328,7 @@ std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<
   line << received.size() << " frames sent at " << perSecond << "/s; lost " << lost.size() << " in "
        << audit.gapRecords << " gap records (bound " << bound << ", of which "
        << static_cast<std::uint64_t>(kills) * perInterval << " commit-interval frames)";
+  if (tails > 0) line << "; " << tails << " of them in epoch tails no gap record can name";
   return line.str();
 }
 

@@ -159,7 +159,8 @@ TEST(GatewayKillTrials, CORDON_KILL_TEST) {
   EXPECT_GE(facts.started, static_cast<std::size_t>(trials - startUpKills + 1));
   EXPECT_EQ(facts.stopped, 1U) << "only the last run stopped cleanly";
   const std::string loss =
-      expectLossWithinWindowAndAudited(truth, truth.frames, facts, trials, options.commitIntervalMs);
+      expectLossWithinWindowAndAudited(truth, truth.frames, facts, trials, options.commitIntervalMs,
+                                       EpochTails::Unnameable);
   expectNoUnauditedUpload(run, endpoints, facts);
   const std::uint64_t evicted = expectQueuedReachedOrEvicted(run, endpoints, facts);
   const ToolRun verified = verifyAudit(run);
