@@ -176,8 +176,10 @@ C
 
 # gateway_config NAME COMMIT_MS: writes NAME.json (own database, client ids and status
 # topic). JSON=1 adds a third endpoint, us-cloud (US, JSON encoding), on the overseas broker.
+# IN_FLIGHT=N sets the endpoints' in_flight (default: the gateway's, 64).
 gateway_config() {
-  local name=$1 commit=$2 third=""
+  local name=$1 commit=$2 third="" window=""
+  [ -n "${IN_FLIGHT:-}" ] && window="\"in_flight\": $IN_FLIGHT, "
   if [ "${JSON:-0}" = 1 ]; then
     third=",
     { \"name\": \"us-cloud\", \"uri\": \"ssl://127.0.0.1:$P_OVS\", \"jurisdiction\": \"US\",
@@ -192,10 +194,10 @@ gateway_config() {
               "topics": ["cordon/v1/frames/+", "cordon/v1/events/+"] },
   "endpoints": [
     { "name": "cn-cloud", "uri": "ssl://127.0.0.1:$P_DOM", "jurisdiction": "CN", "client_id": "cn-$name",
-      "topic_prefix": "cordon/v1",
+      ${window}"topic_prefix": "cordon/v1",
       "tls": { "ca_file": "certs/ca.pem", "cert_file": "certs/client.pem", "key_file": "keys/client.key" } },
     { "name": "eu-cloud", "uri": "ssl://127.0.0.1:$P_OVS", "jurisdiction": "DE", "client_id": "cordon-eu-$name",
-      "topic_prefix": "cordon/v1", "tls": { "ca_file": "certs/ca.pem" } }$third
+      ${window}"topic_prefix": "cordon/v1", "tls": { "ca_file": "certs/ca.pem" } }$third
   ],
   "outbox": { "path": "state-$name/cordon.db", "capacity_mib": 256, "commit_interval_ms": $commit },
   "policy": { "bundle": "policy/p.signed.cpb", "trusted_key": "policy/sign.pub.pem" },
@@ -249,7 +251,11 @@ wait_for() {
   return 1
 }
 RUNNING='.state == "running" and .ingest.connected and all(.endpoints[]; .connected)'
-drained() { echo ".ingest.frames >= $1 and all(.endpoints[]; .pending == 0 and .in_flight == 0)"; }
+# Drained: every frame taken, decided for every endpoint (queued, empty or held: a frame taken
+# but not yet committed is in none of them, and not in pending either) and acknowledged.
+drained() {
+  echo ".ingest.frames >= $1 and all(.endpoints[]; .queued + .empty + .held >= $1 and .pending == 0 and .in_flight == 0)"
+}
 
 stop_gateway() {
   local pid
