@@ -1,8 +1,12 @@
 // cordon-bench-check: the end-to-end tests' independent judge of the overseas column
 // (tests/e2e/gateway/overseas_verdict.hpp over tests/support/leak_checker.hpp) as a
-// command, for what a benchmark arm delivered to the overseas broker (bench/peers). It
-// reads the simulator's ground truth and a capture file of cordon-bench-probe, and prints
-// PASS or FAIL with every failed check. Exit status: 0 PASS, 1 FAIL, 2 usage or input error.
+// command, for what a benchmark arm delivered to the overseas broker (bench/peers,
+// bench/node-red/verify). It reads the simulator's ground truth and a capture file of
+// cordon-bench-probe, and prints PASS or FAIL with every failed check. With
+// --domestic-capture it also judges what the domestic broker got, as far as a peer with a
+// fixed context can meet the domestic column: every frame decodes and carries the VIN as
+// its vehicle id, and every annotated image arrives with each region's box masked.
+// Exit status: 0 PASS, 1 FAIL, 2 usage or input error.
 #include <boost/program_options.hpp>
 
 #include <fstream>
@@ -16,6 +20,7 @@
 namespace po = boost::program_options;
 using namespace cordon;
 using namespace cordon::test::e2e;
+using cordon::test::ReceivedMessage;
 
 namespace {
 
@@ -34,6 +39,45 @@ Result<std::vector<std::uint8_t>> readPseudonymKey(const std::string& path) {
   return key;
 }
 
+// The encoding of the frames under "<prefix>/frames": the first one tells (a JSON object
+// or a SignalFrame).
+std::string detectEncoding(const std::vector<ReceivedMessage>& messages, const std::string& prefix) {
+  for (const auto& m : underPrefix(messages, prefix + "/frames")) {
+    if (!m.payload.empty()) return m.payload[0] == '{' ? "json" : "flatbuffers";
+  }
+  return "flatbuffers";
+}
+
+// The domestic side: decodable frames, the VIN as vehicle id (no pseudonym at home), and
+// annotated images masked. Appends to `failures`; returns a note of what was judged.
+std::string judgeDomestic(const std::vector<ReceivedMessage>& messages, const std::string& prefix,
+                          const std::string& vin, std::vector<std::string>& failures) {
+  std::vector<std::string> errors;
+  const auto frames = decodeFrames(messages, prefix, detectEncoding(messages, prefix), errors);
+  if (!errors.empty()) failures.push_back("domestic: " + std::to_string(errors.size()) + " undecodable frame(s):\n" + describe(errors));
+  if (frames.empty()) failures.push_back("domestic: no frame arrived");
+  std::size_t otherIds = 0, masked = 0;
+  std::vector<std::string> unmasked;
+  for (const ReceivedFrame& f : frames) {
+    if (f.vehicleId != vin) ++otherIds;
+    for (const auto& [path, value] : f.signals) {
+      if (value.kind != SignalValue::Kind::Image || value.regions.empty()) continue;
+      if (regionsBlank(value)) {
+        ++masked;
+      } else {
+        unmasked.push_back(f.topic + ": " + path);
+      }
+    }
+  }
+  if (otherIds > 0) failures.push_back("domestic: " + std::to_string(otherIds) + " frame(s) without the VIN as vehicle id");
+  if (!unmasked.empty()) {
+    failures.push_back("domestic: " + std::to_string(unmasked.size()) + " annotated image(s) with a region not masked:\n" +
+                       describe(unmasked));
+  }
+  return "domestic: " + std::to_string(frames.size()) + " frames, " + std::to_string(masked) + " annotated images masked, " +
+         std::to_string(unmasked.size()) + " not";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,7 +87,8 @@ int main(int argc, char** argv) {
       "against cordon-sim's ground truth with the end-to-end tests' overseas-column checks:\n"
       "no restricted value in any topic, payload or client id in any encoding; ordinary values\n"
       "arrive; the envelope is coarsened and pseudonymised; locations are generalised cells.\n"
-      "Prints PASS or FAIL and every failed check.\n\nOptions");
+      "With --domestic-capture also the domestic broker's frames: decodable, the VIN as vehicle id,\n"
+      "annotated images masked. Prints PASS or FAIL and every failed check.\n\nOptions");
   options.add_options()("help,h", "this help")
       ("truth", po::value<std::vector<std::string>>()->composing(), "cordon-sim --truth file (repeatable)")
       ("capture", po::value<std::string>(), "capture file of the overseas broker (cordon-bench-probe --out)")
@@ -57,7 +102,11 @@ int main(int argc, char** argv) {
       ("pseudonym-key", po::value<std::string>(), "the uploader's pseudonym key file (\"1 <hex>\"; pi-basis)")
       ("vin", po::value<std::string>()->default_value(std::string(kVin)), "the vehicle's VIN")
       ("acked", po::value<std::vector<std::string>>()->composing(),
-       "NAME=N: the uploader acknowledged N frames to endpoint NAME (repeatable; optional)");
+       "NAME=N: the uploader acknowledged N frames to endpoint NAME (repeatable; optional)")
+      ("domestic-capture", po::value<std::string>(),
+       "capture file of the domestic broker: also check its frames (decodable, the VIN as vehicle id, annotated "
+       "images masked)")
+      ("domestic-prefix", po::value<std::string>()->default_value("cordon/v1"), "the domestic endpoint's topic prefix");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -117,16 +166,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     OverseasEndpoint endpoint{e.substr(0, a), e.substr(a + 1, b - a - 1), e.substr(b + 1), ""};
-    if (endpoint.encoding == "auto") {
-      // The first frame under the prefix tells: a JSON object or a SignalFrame.
-      endpoint.encoding = "flatbuffers";
-      for (const auto& m : underPrefix(capture.messages, endpoint.topicPrefix + "/frames")) {
-        if (!m.payload.empty()) {
-          endpoint.encoding = m.payload[0] == '{' ? "json" : "flatbuffers";
-          break;
-        }
-      }
-    }
+    if (endpoint.encoding == "auto") endpoint.encoding = detectEncoding(capture.messages, endpoint.topicPrefix);
     expected.endpoints.push_back(std::move(endpoint));
   }
   expected.requireAcked = vm.count("acked") > 0;
@@ -141,7 +181,18 @@ int main(int argc, char** argv) {
     }
   }
 
-  const OverseasVerdict verdict = judgeOverseasColumn(capture, expected);
+  OverseasVerdict verdict = judgeOverseasColumn(capture, expected);
+  if (vm.count("domestic-capture")) {
+    auto domestic = bench::readCapture(vm["domestic-capture"].as<std::string>());
+    if (!domestic) {
+      std::cerr << "cordon-bench-check: " << domestic.error().message << "\n";
+      return 2;
+    }
+    std::vector<ReceivedMessage> messages;
+    for (auto& c : domestic.value()) messages.push_back({std::move(c.topic), std::move(c.payload)});
+    verdict.notes.push_back(
+        judgeDomestic(messages, vm["domestic-prefix"].as<std::string>(), vm["vin"].as<std::string>(), verdict.failures));
+  }
   for (const std::string& note : verdict.notes) std::cout << "cordon-bench-check: " << note << "\n";
   if (verdict.passed()) {
     std::cout << "PASS\n";

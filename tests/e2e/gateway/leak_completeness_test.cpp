@@ -200,19 +200,7 @@ TEST_P(GatewayLeakAndCompleteness, OverseasGetsNothingRestrictedAndWhatIsAllowed
       if (image == nullptr || image->kind != SignalValue::Kind::Image || image->regions.empty()) continue;
       const auto original = facts.value().annotatedImages.find({f.source, f.bootEpoch, f.counter});
       const bool sameAsSent = original != facts.value().annotatedImages.end() && original->second == sha256Hex(image->text);
-      bool boxesBlank = true;
-      for (const PixelBox& box : image->regions) {
-        std::set<unsigned char> values;
-        for (int y = box.y; y < std::min(box.y + box.height, image->height); ++y) {
-          for (int x = box.x; x < std::min(box.x + box.width, image->width); ++x) {
-            for (int c = 0; c < image->bytesPerPixel; ++c) {
-              const auto at = static_cast<std::size_t>((y * image->width + x) * image->bytesPerPixel + c);
-              if (at < image->text.size()) values.insert(static_cast<unsigned char>(image->text[at]));
-            }
-          }
-        }
-        boxesBlank = boxesBlank && values.size() <= 1;
-      }
+      const bool boxesBlank = regionsBlank(*image);
       ++(boxesBlank && !sameAsSent ? masked : unmasked);
     }
     EXPECT_EQ(unmasked, 0U) << "annotated images reached the domestic broker with a region not masked";

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 
@@ -171,6 +172,22 @@ SignalValue fromWire(const wire::Signal& signal) {
 const SignalValue* ReceivedFrame::find(std::string_view path) const {
   const auto it = signals.find(std::string(path));
   return it == signals.end() ? nullptr : &it->second;
+}
+
+bool regionsBlank(const SignalValue& image) {
+  for (const PixelBox& box : image.regions) {
+    std::set<unsigned char> values;
+    for (int y = box.y; y < std::min(box.y + box.height, image.height); ++y) {
+      for (int x = box.x; x < std::min(box.x + box.width, image.width); ++x) {
+        for (int c = 0; c < image.bytesPerPixel; ++c) {
+          const auto at = static_cast<std::size_t>((y * image.width + x) * image.bytesPerPixel + c);
+          if (at < image.text.size()) values.insert(static_cast<unsigned char>(image.text[at]));
+        }
+      }
+    }
+    if (values.size() > 1) return false;
+  }
+  return true;
 }
 
 Result<ReceivedFrame> decodeFlatBuffers(const ReceivedMessage& message, const ecu::Registry& registry) {

@@ -53,6 +53,10 @@ struct ReceivedFrame {
   const SignalValue* find(std::string_view path) const;
 };
 
+// True when every annotated region's box of an Image value holds one value only (every
+// pixel and channel overwritten alike: masked, docs/treatments.md "mask_regions").
+bool regionsBlank(const SignalValue& image);
+
 Result<ReceivedFrame> decodeFlatBuffers(const ReceivedMessage& message, const ecu::Registry& registry);
 Result<ReceivedFrame> decodeJson(const ReceivedMessage& message);
 // Every message under "<prefix>/frames/", decoded by `encoding` ("flatbuffers" or
