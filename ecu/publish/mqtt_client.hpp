@@ -83,6 +83,12 @@ class MqttHandler {
   // the owner's thread (subscribe() waits, so not from here).
   virtual void onConnected(bool reconnect) { (void)reconnect; }
   virtual void onConnectionLost(std::string_view cause) { (void)cause; }
+  // The broker's answer to MqttClient::requestSubscribe(): granted, refused, or lost
+  // with the connection.
+  virtual void onSubscribed(std::string_view topicFilter, const Status& outcome) {
+    (void)topicFilter;
+    (void)outcome;
+  }
   // A message on a subscribed topic. Both views are valid only during the call: copy
   // what is kept.
   virtual void onMessage(std::string_view topic, std::span<const std::uint8_t> payload) {
@@ -124,6 +130,15 @@ class MqttClient {
 
   // Subscribes and waits for the broker's grant.
   virtual Status subscribe(std::string_view topicFilter, int qos, Deadline deadline) = 0;
+
+  // Sends the subscription and returns without waiting for the grant, for a thread that
+  // must not block: after a reconnect that kept its session, the grant queues behind
+  // every message the broker held meanwhile. The grant or refusal reaches
+  // MqttHandler::onSubscribed. Clients that cannot send without waiting (this default)
+  // wait up to 2 s instead and return the answer; they do not call onSubscribed.
+  virtual Status requestSubscribe(std::string_view topicFilter, int qos) {
+    return subscribe(topicFilter, qos, std::chrono::steady_clock::now() + std::chrono::seconds{2});
+  }
 
   // Gives publishes in flight until the deadline, then disconnects cleanly (no
   // automatic reconnect afterwards); the goodbye itself may take a moment past the

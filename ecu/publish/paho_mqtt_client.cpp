@@ -121,7 +121,30 @@ struct PahoMqttClient::State {
     State& state_;
   };
 
-  explicit State(MqttClientOptions o) : options(std::move(o)), listener(*this) {}
+  // Receives the answer to every requestSubscribe() and hands it to the handler.
+  class SubscribeListener final : public mqtt::iaction_listener {
+   public:
+    explicit SubscribeListener(State& state) : state_(state) {}
+    void on_success(const mqtt::token& tok) override {
+      Status outcome;
+      const mqtt::subscribe_response response = tok.get_subscribe_response();
+      for (const auto code : response.get_reason_codes()) {
+        if (static_cast<int>(code) >= 0x80) outcome = Error{"refused by the broker"};
+      }
+      report(tok, outcome);
+    }
+    void on_failure(const mqtt::token& tok) override { report(tok, Error{describe(tok.get_return_code())}); }
+
+   private:
+    void report(const mqtt::token& tok, const Status& outcome) {
+      const auto topics = tok.get_topics();
+      const std::string filter = topics && !topics->empty() ? (*topics)[0] : std::string{};
+      state_.withHandler([&](MqttHandler& h) { h.onSubscribed(filter, outcome); });
+    }
+    State& state_;
+  };
+
+  explicit State(MqttClientOptions o) : options(std::move(o)), listener(*this), subscribeListener(*this) {}
 
   ~State() {
     {
@@ -227,6 +250,7 @@ struct PahoMqttClient::State {
 
   MqttClientOptions options;
   DeliveryListener listener;
+  SubscribeListener subscribeListener;
   std::shared_mutex handlerMutex;
   MqttHandler* handler = nullptr;
   std::mutex pendingMutex;
@@ -344,6 +368,19 @@ Status PahoMqttClient::send(std::string_view topic, std::span<const std::uint8_t
     std::lock_guard lock(state_->pendingMutex);
     state_->pending.erase(slot);
     return Error{"publish to " + std::string(topic) + ": " + describe(e)};
+  }
+  return {};
+}
+
+Status PahoMqttClient::requestSubscribe(std::string_view topicFilter, int qos) {
+  const std::string filter(topicFilter);
+  try {
+    std::shared_lock clientLock(state_->clientMutex);
+    if (!state_->client) return Error{kNoClient};
+    // Paho keeps the token until the answer, which goes to the listener.
+    state_->client->subscribe(filter, qos, nullptr, state_->subscribeListener);
+  } catch (const mqtt::exception& e) {
+    return Error{"subscribe to " + filter + ": " + describe(e)};
   }
   return {};
 }

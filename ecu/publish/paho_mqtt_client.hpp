@@ -28,6 +28,7 @@ class PahoMqttClient final : public MqttClient {
   Status publishRetained(std::string_view topic, std::span<const std::uint8_t> payload, int qos,
                          std::uint64_t tag) override;
   Status subscribe(std::string_view topicFilter, int qos, Deadline deadline) override;
+  Status requestSubscribe(std::string_view topicFilter, int qos) override;
   Status disconnect(Deadline deadline) override;
   bool connected() const override;
   bool sessionPresent() const override;

@@ -566,11 +566,11 @@ void Gateway::Impl::wakeUplinks() {
 
 void Gateway::Impl::onIngest() {
   ingestWakePending = false;
-  if (auto again = ingest->resubscribeIfReconnected(steady_clock::now() + std::chrono::seconds{2}); !again) {
+  if (auto again = ingest->resubscribeIfReconnected(); !again) {
     // Still due: tried again at the next turn (the next reconnect wakes the loop).
     log(LogLevel::Warn, "ingest: subscribing again after a reconnect: " + again.error().message);
   } else if (again.value()) {
-    log(LogLevel::Info, "ingest: subscribed again at " + config.ingest.uri.text + " after a reconnect");
+    log(LogLevel::Info, "ingest: reconnected to " + config.ingest.uri.text + ": subscribing again");
   }
   arrived.clear();
   ingest->take(arrived, kIngestPerTurn);

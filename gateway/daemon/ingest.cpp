@@ -139,20 +139,42 @@ void Ingest::onConnected(bool reconnect) {
   if (wake_) wake_();
 }
 
-Result<bool> Ingest::resubscribeIfReconnected(ecu::Deadline deadline) {
+Result<bool> Ingest::resubscribeIfReconnected() {
   {
     std::lock_guard lock(mutex_);
     if (!resubscribe_) return false;
     resubscribe_ = false;
+    grantsAwaited_ = config_.topics.size();
   }
   for (const std::string& topic : config_.topics) {
-    if (Status s = client_->subscribe(topic, config::IngestConfig::kQos, deadline); !s) {
+    if (Status s = client_->requestSubscribe(topic, config::IngestConfig::kQos); !s) {
       std::lock_guard lock(mutex_);
       resubscribe_ = true;
       return Error{"broker " + config_.uri.text + ": subscribe " + topic + ": " + s.message()};
     }
   }
   return true;
+}
+
+void Ingest::onSubscribed(std::string_view topicFilter, const Status& outcome) {
+  if (outcome) {
+    bool all = false;
+    {
+      std::lock_guard lock(mutex_);
+      all = grantsAwaited_ > 0 && --grantsAwaited_ == 0;
+    }
+    // One line per reconnect, once every topic is granted: what tests and operators wait for.
+    if (all) log(LogLevel::Info, "ingest: subscribed again at " + config_.uri.text);
+    return;
+  }
+  log(LogLevel::Warn, "ingest: subscribing again to " + std::string(topicFilter) + " at " + config_.uri.text + ": " +
+                          outcome.message() + " (asking again)");
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    resubscribe_ = true;
+  }
+  if (wake_) wake_();
 }
 
 void Ingest::onConnectionLost(std::string_view cause) {

@@ -60,11 +60,13 @@ class Ingest final : private ecu::MqttHandler {
 
   bool connected() const { return client_ && client_->connected(); }
   bool paused() const;
-  // After Paho's automatic reconnect, subscribes again (from the loop's thread: subscribe()
-  // waits): a broker that came back without our session (no persistence, a crash) has
-  // forgotten the subscription, and the ingest would stay connected but deaf. True when
-  // it subscribed; an error leaves it due for the next call.
-  Result<bool> resubscribeIfReconnected(ecu::Deadline deadline);
+  // After Paho's automatic reconnect, subscribes again: a broker that came back without
+  // our session (no persistence, a crash) has forgotten the subscription, and the ingest
+  // would stay connected but deaf. Paho does not say whether the session survived, so it
+  // always asks, and does not wait for the grant: behind a kept session the grant queues
+  // after the whole backlog, and waiting would stall the loop. True when it asked; an
+  // error leaves it due for the next call.
+  Result<bool> resubscribeIfReconnected();
   std::uint64_t pauses() const;
   ecu::MqttClient& client() { return *client_; }
 
@@ -74,6 +76,7 @@ class Ingest final : private ecu::MqttHandler {
   void onMessage(std::string_view topic, std::span<const std::uint8_t> payload) override;
   void onConnectionLost(std::string_view cause) override;
   void onConnected(bool reconnect) override;
+  void onSubscribed(std::string_view topicFilter, const Status& outcome) override;
 
   config::IngestConfig config_;
   std::function<void()> wake_;
@@ -83,6 +86,7 @@ class Ingest final : private ecu::MqttHandler {
   bool closing_ = false;  // destruction: nothing is taken any more
   bool paused_ = false;
   bool resubscribe_ = false;  // reconnected automatically: subscribe again
+  std::size_t grantsAwaited_ = 0;  // topics asked again and not granted yet
   std::uint64_t pauses_ = 0;
   bool subscribedOnce_ = false;  // start() subscribed to every topic (loop thread only)
 };

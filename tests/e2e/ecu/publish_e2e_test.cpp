@@ -617,6 +617,58 @@ TEST_F(PublishE2eTest, SessionPresentSaysWhetherTheBrokerKeptTheSession) {
   }
 }
 
+// The gateway's ingest subscribes again after an automatic reconnect from its event loop,
+// which must not wait: requestSubscribe() returns at once and the answer comes to the
+// handler, a grant for a good filter and an error for one the broker cannot accept.
+TEST_F(PublishE2eTest, RequestSubscribeReportsTheAnswerToTheHandler) {
+  struct Answers final : MqttHandler {
+    void onDelivery(std::uint64_t, const Status&) override {}
+    void onSubscribed(std::string_view filter, const Status& outcome) override {
+      std::lock_guard lock(mutex);
+      answers.emplace_back(std::string(filter), outcome ? std::string{} : outcome.message());
+    }
+    void onMessage(std::string_view topic, std::span<const std::uint8_t>) override {
+      std::lock_guard lock(mutex);
+      topics.emplace_back(topic);
+    }
+    std::vector<std::pair<std::string, std::string>> answersNow() {
+      std::lock_guard lock(mutex);
+      return answers;
+    }
+    std::size_t topicsNow() {
+      std::lock_guard lock(mutex);
+      return topics.size();
+    }
+    std::mutex mutex;
+    std::vector<std::pair<std::string, std::string>> answers;  // filter, error ("" granted)
+    std::vector<std::string> topics;
+  } handler;
+  auto client = PahoMqttClient::create({.brokerUri = broker_->uri(), .clientId = "ingest-request"});
+  ASSERT_TRUE(client) << client.error().message;
+  client.value()->setHandler(handler);
+  ASSERT_TRUE(client.value()->connect(deadlineIn(10s)));
+
+  ASSERT_TRUE(client.value()->requestSubscribe("cordon/v1/frames/+", 1));
+  ASSERT_TRUE(waitUntil([&] { return handler.answersNow().size() == 1; }, 10s));
+  EXPECT_EQ(handler.answersNow()[0], (std::pair<std::string, std::string>{"cordon/v1/frames/+", ""}));
+  auto other = PahoMqttClient::create({.brokerUri = broker_->uri(), .clientId = "ecu-request"});
+  ASSERT_TRUE(other) << other.error().message;
+  other.value()->setHandler(handler);
+  ASSERT_TRUE(other.value()->connect(deadlineIn(10s)));
+  const std::uint8_t payload[] = {1};
+  ASSERT_TRUE(other.value()->publish("cordon/v1/frames/adas", payload, 1, 0));
+  ASSERT_TRUE(waitUntil([&] { return handler.topicsNow() == 1; }, 10s)) << "the grant was real";
+
+  // '#' in the middle of a filter is a protocol error: refused before sending, or answered
+  // with an error (Mosquitto then drops the connection), never reported as granted.
+  const Status bad = client.value()->requestSubscribe("cordon/#/frames", 1);
+  if (bad) {
+    ASSERT_TRUE(waitUntil([&] { return handler.answersNow().size() == 2; }, 10s));
+    EXPECT_NE(handler.answersNow()[1].second, "") << "a malformed filter was reported granted";
+  }
+  EXPECT_TRUE(other.value()->disconnect(deadlineIn(5s)));
+}
+
 TEST(PublisherOptionsTest, ErrorsNameTheKey) {
   PublisherOptions o;
   o.mqtt.brokerUri = "tcp://127.0.0.1:1883";
