@@ -176,7 +176,7 @@ C
 
 # gateway_config NAME COMMIT_MS: writes NAME.json (own database, client ids and status
 # topic). JSON=1 adds a third endpoint, us-cloud (US, JSON encoding), on the overseas broker.
-# IN_FLIGHT=N sets the endpoints' in_flight (default: the gateway's, 64).
+# IN_FLIGHT=N sets the endpoints' in_flight (default: the gateway's, 256).
 gateway_config() {
   local name=$1 commit=$2 third="" window=""
   [ -n "${IN_FLIGHT:-}" ] && window="\"in_flight\": $IN_FLIGHT, "

@@ -85,7 +85,7 @@ struct EndpointConfig {
   std::string topicPrefix = "cordon/v1";
   int qos = 1;                  // 0 or 1
   std::optional<TlsFiles> tls;  // present exactly for ssl://
-  std::uint16_t inFlight = 64;
+  std::uint16_t inFlight = 256;
   Backoff reconnect;
   Encoding encoding = Encoding::FlatBuffers;
 

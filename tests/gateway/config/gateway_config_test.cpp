@@ -104,7 +104,7 @@ TEST_F(GatewayConfigTest, LeftOutKeysTakeTheDocumentedDefaults) {
   const EndpointConfig& cn = c.endpoints[0];
   EXPECT_EQ(cn.topicPrefix, "cordon/v1");
   EXPECT_EQ(cn.qos, 1);
-  EXPECT_EQ(cn.inFlight, 64);
+  EXPECT_EQ(cn.inFlight, 256);
   EXPECT_EQ(cn.reconnect.min, 1000ms);
   EXPECT_EQ(cn.reconnect.max, 60000ms);
   EXPECT_DOUBLE_EQ(cn.reconnect.jitter, 0.2);
