@@ -18,6 +18,12 @@ function(cordon_add_gtest name)
   target_compile_definitions(${name} PRIVATE
     CORDON_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
     CORDON_MOSQUITTO="${CORDON_MOSQUITTO}")
+  # cordon_tests_<label> builds every test executable of a tier: the cross presets build
+  # only the programs and cordon_tests_unit, the tests they run under qemu.
+  if(NOT TARGET cordon_tests_${arg_LABEL})
+    add_custom_target(cordon_tests_${arg_LABEL})
+  endif()
+  add_dependencies(cordon_tests_${arg_LABEL} ${name})
   gtest_discover_tests(${name}
     DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 120
