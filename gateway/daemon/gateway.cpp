@@ -1074,6 +1074,7 @@ std::string Gateway::Impl::statusJson() const {
                     {"rejected", rejected},             {"gaps", gapCount},     {"missing", missing},
                     {"duplicates", duplicates},
                     {"withheld", withheld},
+                    {"uncommitted", batch->frames()},
                     {"paused", ingest->paused()},
                     {"pauses", ingest->pauses()}};
   root["deployment"] = config::nameOf(config.deployment);

@@ -243,13 +243,12 @@ std::set<FrameKey> common(const std::set<FrameKey>& a, const std::set<FrameKey>&
 }
 
 // Drained for a run whose gateway may have restarted (its counters then start over): the
-// newest capture time seen is the simulator's last, and nothing is pending or in flight.
+// newest capture time seen is the simulator's last, and nothing waits for a commit or an
+// endpoint.
 Result<GatewayStatus> waitForQuiet(GatewayProcess& gateway, const Truth& truth, std::chrono::milliseconds timeout) {
   return gateway.waitForStatus(
       [&](const GatewayStatus& s) {
-        if (s.timeNs < truth.lastCaptureNs) return false;
-        return std::all_of(s.endpoints.begin(), s.endpoints.end(),
-                           [](const EndpointStatus& e) { return e.pending == 0 && e.inFlight == 0; });
+        return s.timeNs >= truth.lastCaptureNs && s.nothingWaiting();
       },
       timeout);
 }
