@@ -671,10 +671,11 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
 // Sequence, per vehicle and source: a repeat of a committed frame (at-least-once delivery)
 // is dropped; a jump is an audited gap. False for a repeat. `withheldAfter` (a relay: the
 // RelayFrame's previous_counter, or kNoPreviousCounter): the sender withheld the counters after it,
-// so only the jump up to it is a loss. An older boot epoch is a late repeat. A newer one closes the one before with an
-// epoch-tail record (no later frame of it can show a gap any more) and, on a vehicle
-// gateway, names counters 0 .. counter - 1 of the new one as a gap (counters start at 0 in
-// every epoch, docs/schemas.md; a relay cannot tell withheld from lost there).
+// so only the jump up to it is a loss. An older boot epoch is a late repeat. A newer one
+// closes the one before with an epoch-tail record (no later frame of it can show a gap any
+// more) and, on a vehicle gateway, names counters 0 .. counter - 1 of the new one as a gap
+// (counters start at 0 in every epoch, docs/schemas.md; a relay cannot tell withheld from
+// lost there).
 bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t withheldAfter) {
   const std::string_view source = frame.source()->string_view();
   const std::uint32_t epoch = frame.sequence()->boot_epoch();
