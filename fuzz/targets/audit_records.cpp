@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case RecordKind::PolicyRefused: roundTrip<PolicyRefusedBody>(body); break;
     case RecordKind::FramesRejected: roundTrip<FramesRejectedBody>(body); break;
     case RecordKind::SequenceGap: roundTrip<SequenceGapBody>(body); break;
+    case RecordKind::EpochTail: roundTrip<EpochTailBody>(body); break;
     case RecordKind::Evicted: roundTrip<EvictedBody>(body); break;
     case RecordKind::Acknowledged: roundTrip<AcknowledgedBody>(body); break;
     case RecordKind::ConsentChanged:

@@ -218,6 +218,7 @@ int auditLogSeeds(const fs::path& out) {
       a.appendFrameBatch(batch),
       a.framesRejected("body", "malformed", 2, {}),
       a.sequenceGap(batch.vehicles[0], "telematics", 1, 11, 12),
+      a.epochTail(batch.vehicles[0], "chassis", 1, 7, 2),
       a.evicted(overseas.value(), 4, 1, 4),
       a.acknowledge(domestic.value(), 13),
       a.consentChanged(a.digest("subject", "driver-1"), policy::ConsentPurpose::LocationExport, true, clock + 1),

@@ -60,6 +60,7 @@ Status readRecord(AuditContents& c, std::uint64_t seq, std::int64_t at, RecordKi
     case RecordKind::PolicyRefused: return add(c.policyRefusals, seq, at, kind, body, &PolicyRefusedBody::decode);
     case RecordKind::FramesRejected: return add(c.rejects, seq, at, kind, body, &FramesRejectedBody::decode);
     case RecordKind::SequenceGap: return add(c.gaps, seq, at, kind, body, &SequenceGapBody::decode);
+    case RecordKind::EpochTail: return add(c.epochTails, seq, at, kind, body, &EpochTailBody::decode);
     case RecordKind::Evicted: return add(c.evictions, seq, at, kind, body, &EvictedBody::decode);
     case RecordKind::Acknowledged: return add(c.acknowledgements, seq, at, kind, body, &AcknowledgedBody::decode);
     case RecordKind::ConsentChanged: ++c.consentChanges; return Status::success();

@@ -40,6 +40,7 @@ struct AuditContents {
   std::vector<Stamped<PolicyRefusedBody>> policyRefusals;
   std::vector<Stamped<FramesRejectedBody>> rejects;
   std::vector<Stamped<SequenceGapBody>> gaps;
+  std::vector<Stamped<EpochTailBody>> epochTails;
   std::vector<Stamped<EvictedBody>> evictions;
   std::vector<Stamped<AcknowledgedBody>> acknowledgements;
   std::vector<Stamped<FrameBatch>> batches;

@@ -46,6 +46,7 @@ std::string_view nameOf(RecordKind kind) {
     case RecordKind::Started: return "started";
     case RecordKind::Stopped: return "stopped";
     case RecordKind::Pruned: return "pruned";
+    case RecordKind::EpochTail: return "epoch-tail";
   }
   return "unknown";
 }
@@ -485,6 +486,30 @@ Result<SequenceGapBody> SequenceGapBody::decode(std::span<const std::uint8_t> by
   b.source = std::move(*source);
   b.firstMissing = *first;
   b.lastMissing = *last;
+  return b;
+}
+
+std::vector<std::uint8_t> EpochTailBody::encode() const {
+  ByteWriter w;
+  w.raw(vehicle);
+  w.text(source);
+  w.varint(bootEpoch);
+  w.varint(lastCounter);
+  w.varint(nextEpoch);
+  return w.take();
+}
+
+Result<EpochTailBody> EpochTailBody::decode(std::span<const std::uint8_t> bytes) {
+  ByteReader r(bytes);
+  EpochTailBody b;
+  const bool digestOk = readDigest(r, b.vehicle);
+  auto source = r.text();
+  const bool epochOk = narrow(r.varint(), b.bootEpoch);
+  auto last = r.varint();
+  const bool nextOk = narrow(r.varint(), b.nextEpoch);
+  if (!digestOk || !source || !epochOk || !last || !nextOk || !r.done()) return malformed("epoch-tail record");
+  b.source = std::move(*source);
+  b.lastCounter = *last;
   return b;
 }
 

@@ -42,8 +42,9 @@ enum class RecordKind : std::uint8_t {
   Started = 12,         // software version
   Stopped = 13,
   Pruned = 14,          // a receipted segment removed from the vehicle: range, last link, receipt
+  EpochTail = 15,       // vehicle digest, source, an ended boot epoch, its last counter committed, the next epoch
 };
-inline constexpr RecordKind kLastRecordKind = RecordKind::Pruned;
+inline constexpr RecordKind kLastRecordKind = RecordKind::EpochTail;
 std::string_view nameOf(RecordKind kind);
 
 class ByteWriter {
@@ -200,6 +201,19 @@ struct SequenceGapBody {
   std::uint64_t lastMissing = 0;
   std::vector<std::uint8_t> encode() const;
   static Result<SequenceGapBody> decode(std::span<const std::uint8_t> bytes);
+};
+
+// A source was first seen in a newer boot epoch: of the epoch it left, the gateway holds
+// nothing after `lastCounter` (no later frame of that epoch can name a gap any more), nor
+// anything of the epochs between it and `nextEpoch`.
+struct EpochTailBody {
+  Digest vehicle{};
+  std::string source;
+  std::uint32_t bootEpoch = 0;  // the epoch that ended
+  std::uint64_t lastCounter = 0;
+  std::uint32_t nextEpoch = 0;  // the epoch the source was heard in next
+  std::vector<std::uint8_t> encode() const;
+  static Result<EpochTailBody> decode(std::span<const std::uint8_t> bytes);
 };
 
 struct EvictedBody {

@@ -176,6 +176,12 @@ Status AuditLog::sequenceGap(const Digest& vehicle, std::string_view source, std
   return append(RecordKind::SequenceGap, body.encode());
 }
 
+Status AuditLog::epochTail(const Digest& vehicle, std::string_view source, std::uint32_t bootEpoch,
+                           std::uint64_t lastCounter, std::uint32_t nextEpoch) {
+  const EpochTailBody body{vehicle, std::string(source), bootEpoch, lastCounter, nextEpoch};
+  return append(RecordKind::EpochTail, body.encode());
+}
+
 Status AuditLog::evicted(std::uint32_t endpoint, std::uint64_t count, std::uint64_t firstOutboxId,
                          std::uint64_t lastOutboxId) {
   return append(RecordKind::Evicted, EvictedBody{endpoint, count, firstOutboxId, lastOutboxId}.encode());

@@ -53,6 +53,10 @@ class AuditLog {
                         std::span<const std::uint8_t> firstRejectedBytes);
   Status sequenceGap(const Digest& vehicle, std::string_view source, std::uint32_t bootEpoch, std::uint64_t firstMissing,
                      std::uint64_t lastMissing);
+  // `source` of `vehicle` left boot epoch `bootEpoch`, whose last counter committed is
+  // `lastCounter`, and was heard next in `nextEpoch`.
+  Status epochTail(const Digest& vehicle, std::string_view source, std::uint32_t bootEpoch, std::uint64_t lastCounter,
+                   std::uint32_t nextEpoch);
   Status evicted(std::uint32_t endpoint, std::uint64_t count, std::uint64_t firstOutboxId, std::uint64_t lastOutboxId);
   Status consentChanged(const Digest& subject, policy::ConsentPurpose purpose, bool granted, std::int64_t expiresAtNs);
   Status started(std::string_view softwareVersion);

@@ -154,6 +154,16 @@ struct Gateway::Impl {
     std::uint32_t bootEpoch;
     std::uint64_t first, last;
   };
+  // A source left `bootEpoch` for `nextEpoch`: nothing of it after `lastCounter`, nor of
+  // the epochs between, reached the log (an `epoch-tail` record; those frames can no
+  // longer show as a gap).
+  struct EpochTail {
+    audit::Digest vehicle;
+    std::string source;
+    std::uint32_t bootEpoch;
+    std::uint64_t lastCounter;
+    std::uint32_t nextEpoch;
+  };
 
   config::GatewayConfig config;
   std::shared_ptr<const ecu::Registry> registry = ecu::Registry::builtin();
@@ -193,6 +203,7 @@ struct Gateway::Impl {
   std::map<std::pair<std::string, std::string>, SourceState, std::less<>> sources;
   std::map<std::pair<std::string, std::string>, Rejects> rejects;  // (source, reason)
   std::vector<Gap> gaps;
+  std::vector<EpochTail> epochTails;  // written with the next commit, like `gaps`
   std::size_t stagedBytes = 0;  // payload bytes in the endpoints' staged lists
   bool signDue = false;
   bool finalCommit = false;  // the last commit before stopping spills every held payload
@@ -448,26 +459,34 @@ Status Gateway::Impl::openSources() {
   return {};
 }
 
-// Forgets the sequence state of frames that were not committed, and the gaps found from
-// it: the next frame of each source is then measured against what the log holds. A
-// source (or boot epoch) first heard since the last commit is unknown to the log, so its
-// next frame would not show a gap: its lost frames become a gap record at once.
+// Forgets the sequence state of frames that were not committed, and the gaps and epoch
+// tails found from it: the next frame of each source is then measured against what the
+// log holds. A source (or boot epoch) first heard since the last commit is unknown to the
+// log, so its next frame would not show a gap: its lost frames become a gap record at
+// once, and when its committed epoch is older, an epoch-tail record closes that one.
 void Gateway::Impl::rewindToCommittedSequences() {
   for (const Gap& gap : gaps) {
     --gapCount;
     missing -= gap.last - gap.first + 1;
   }
   gaps.clear();
+  epochTails.clear();
   auto heard = std::move(sources);
   sources.clear();
   if (Status s = openSources(); !s) log(LogLevel::Error, "reloading the sequence state: " + s.message());
   for (const auto& [key, seq] : heard) {
     const auto committed = sources.find(key);
     if (committed != sources.end() && committed->second.bootEpoch == seq.bootEpoch) continue;
-    gaps.push_back(
-        {auditLog->digest("vehicle", key.first), key.second, seq.bootEpoch, seq.firstInEpoch, seq.lastCounter});
+    const audit::Digest vehicleDigest = auditLog->digest("vehicle", key.first);
+    std::uint64_t first = seq.firstInEpoch;
+    if (committed != sources.end() && committed->second.bootEpoch < seq.bootEpoch) {
+      epochTails.push_back({vehicleDigest, key.second, committed->second.bootEpoch, committed->second.lastCounter,
+                            seq.bootEpoch});
+      if (!isRelay()) first = 0;  // the head of the new epoch was lost too (sequenceIsNew)
+    }
+    gaps.push_back({vehicleDigest, key.second, seq.bootEpoch, first, seq.lastCounter});
     ++gapCount;
-    missing += seq.lastCounter - seq.firstInEpoch + 1;
+    missing += seq.lastCounter - first + 1;
     sources[key] = {seq.bootEpoch, seq.lastCounter, true, seq.firstInEpoch};
   }
 }
@@ -652,13 +671,23 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
 // Sequence, per vehicle and source: a repeat of a committed frame (at-least-once delivery)
 // is dropped; a jump is an audited gap. False for a repeat. `withheldAfter` (a relay: the
 // RelayFrame's previous_counter, or kNoPreviousCounter): the sender withheld the counters after it,
-// so only the jump up to it is a loss.
+// so only the jump up to it is a loss. An older boot epoch is a late repeat. A newer one
+// closes the one before with an epoch-tail record (no later frame of it can show a gap any
+// more) and, on a vehicle gateway, names counters 0 .. counter - 1 of the new one as a gap
+// (counters start at 0 in every epoch, docs/schemas.md; a relay cannot tell withheld from
+// lost there).
 bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t withheldAfter) {
   const std::string_view source = frame.source()->string_view();
   const std::uint32_t epoch = frame.sequence()->boot_epoch();
   const std::uint64_t counter = frame.sequence()->counter();
   auto [it, fresh] = sources.try_emplace({std::string(frame.vehicle_id()->string_view()), std::string(source)});
   SourceState& seq = it->second;
+  // A frame of an epoch the source already left comes late (a redelivery): that epoch was
+  // closed by an epoch-tail record, so it is dropped like a repeat.
+  if (!fresh && epoch < seq.bootEpoch) {
+    ++duplicates;
+    return false;
+  }
   if (!fresh && seq.bootEpoch == epoch) {
     if (counter <= seq.lastCounter) {
       ++duplicates;
@@ -677,6 +706,16 @@ bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t 
       log(LogLevel::Warn, "sequence gap from " + std::string(source) + ": " +
                               std::to_string(lostThrough - seq.lastCounter) + " frame(s) missing before " +
                               std::to_string(lostThrough + 1));
+    }
+  } else if (!fresh && seq.bootEpoch < epoch) {
+    const audit::Digest vehicleDigest = auditLog->digest("vehicle", frame.vehicle_id()->string_view());
+    epochTails.push_back({vehicleDigest, std::string(source), seq.bootEpoch, seq.lastCounter, epoch});
+    if (!isRelay() && counter > 0) {
+      gaps.push_back({vehicleDigest, std::string(source), epoch, 0, counter - 1});
+      ++gapCount;
+      missing += counter;
+      log(LogLevel::Warn, "sequence gap from " + std::string(source) + ": boot epoch " + std::to_string(epoch) +
+                              " first heard at counter " + std::to_string(counter));
     }
   }
   const bool sameEpoch = !fresh && seq.bootEpoch == epoch;
@@ -817,6 +856,12 @@ Status Gateway::Impl::writeBatch() {
     if (Status s = auditLog->sequenceGap(gap.vehicle, gap.source, gap.bootEpoch, gap.first, gap.last); !s) return s;
   }
   gaps.clear();
+  for (const EpochTail& tail : epochTails) {
+    if (Status s = auditLog->epochTail(tail.vehicle, tail.source, tail.bootEpoch, tail.lastCounter, tail.nextEpoch);
+        !s)
+      return s;
+  }
+  epochTails.clear();
   if (!batch->empty()) {
     for (Endpoint& e : endpoints) {
       std::uint64_t first = 0;
@@ -1074,6 +1119,7 @@ std::string Gateway::Impl::statusJson() const {
                     {"rejected", rejected},             {"gaps", gapCount},     {"missing", missing},
                     {"duplicates", duplicates},
                     {"withheld", withheld},
+                    {"uncommitted", batch->frames()},
                     {"paused", ingest->paused()},
                     {"pauses", ingest->pauses()}};
   root["deployment"] = config::nameOf(config.deployment);

@@ -55,6 +55,34 @@ std::string describeUpload(const audit::UploadStatus& s) {
   return "";
 }
 
+// What the log says of a frame it does not hold: a sequence-gap record naming it, or an
+// epoch-tail record it lies after (its epoch ended with frames the gateway never committed,
+// or its whole epoch lies between the two the record names).
+void explainAbsence(const AuditContents& contents, const audit::Digest& vehicle, std::string_view source,
+                    std::uint64_t counter, std::optional<std::uint32_t> epoch) {
+  const auto matches = [&](const auto& body) {
+    return body.vehicle == vehicle && body.source == source && (!epoch || body.bootEpoch == *epoch);
+  };
+  for (const auto& g : contents.gaps) {
+    if (!matches(g.body) || counter < g.body.firstMissing || counter > g.body.lastMissing) continue;
+    std::cerr << "  boot epoch " << g.body.bootEpoch << ": named missing by sequence-gap record " << g.seq
+              << " (counters " << g.body.firstMissing << "-" << g.body.lastMissing << " never reached the gateway)\n";
+  }
+  for (const auto& t : contents.epochTails) {
+    if (t.body.vehicle != vehicle || t.body.source != source) continue;
+    if ((!epoch || *epoch == t.body.bootEpoch) && counter > t.body.lastCounter) {
+      std::cerr << "  boot epoch " << t.body.bootEpoch << ": after epoch-tail record " << t.seq
+                << " (the source moved to boot epoch " << t.body.nextEpoch << "; nothing of this one after counter "
+                << t.body.lastCounter << " reached the log)\n";
+    }
+    if (t.body.nextEpoch > t.body.bootEpoch + 1 && (!epoch || (*epoch > t.body.bootEpoch && *epoch < t.body.nextEpoch))) {
+      std::cerr << "  boot epochs " << t.body.bootEpoch + 1 << "-" << t.body.nextEpoch - 1 << ": none reached the log "
+                << "(epoch-tail record " << t.seq << ": the source went from epoch " << t.body.bootEpoch << " to "
+                << t.body.nextEpoch << ")\n";
+    }
+  }
+}
+
 void explainFrame(const AuditContents& contents, const audit::FrameLocation& at, std::uint64_t counter,
                   const std::optional<std::string>& endpointFilter, const PolicyByVersion& policies) {
   const auto& batch = *at.batch;
@@ -303,6 +331,7 @@ int runExplain(const std::vector<std::string>& args) {
   if (frames.empty()) {
     std::cerr << "cordon-audit: no frame of vehicle " << hex(vehicle) << ", source " << vm["source"].as<std::string>()
               << ", counter " << counter << " in this log\n";
+    explainAbsence(contents, vehicle, vm["source"].as<std::string>(), counter, epoch);
     return kExitFailure;
   }
   for (const audit::FrameLocation& frame : frames) explainFrame(contents, frame, counter, endpoint, policies);

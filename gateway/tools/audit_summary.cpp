@@ -158,6 +158,15 @@ void addIncidents(Sections& out, const AuditContents& contents) {
               std::to_string(g.body.lastMissing - g.body.firstMissing + 1)});
   }
   out.push_back({"sequence gaps (frames that never reached the gateway)", std::move(gaps), ""});
+  Table tails({"record", "at", "vehicle", "source", "boot epoch", "last counter committed", "next epoch heard"});
+  for (const auto& t : contents.epochTails) {
+    tails.add({std::to_string(t.seq), utc(t.atNs), hex(t.body.vehicle), t.body.source, std::to_string(t.body.bootEpoch),
+               std::to_string(t.body.lastCounter), std::to_string(t.body.nextEpoch)});
+  }
+  out.push_back({"epoch tails (a source moved to a newer boot epoch; any frame of the old epoch after the last "
+                 "counter committed, or of an epoch between the two, never reached the log, and how many there were "
+                 "is unknown)",
+                 std::move(tails), ""});
   Table evictions({"record", "at", "endpoint", "entries", "outbox ids"});
   for (const auto& e : contents.evictions) {
     evictions.add({std::to_string(e.seq), utc(e.atNs), endpointName(contents, e.body.endpoint),

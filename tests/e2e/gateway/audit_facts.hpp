@@ -45,6 +45,13 @@ struct AuditFacts {
   std::map<std::string, std::set<FrameKey>> judgedByVehicle;
   std::map<std::string, std::set<FrameKey>> gapFramesByVehicle;
   std::size_t gapRecords = 0;
+  // epoch-tail records: the source left `bootEpoch` after `lastCounter` (the last it
+  // committed there) and was heard next in `nextEpoch`.
+  struct EpochTail {
+    std::string source;
+    std::uint64_t bootEpoch = 0, lastCounter = 0, nextEpoch = 0;
+  };
+  std::vector<EpochTail> epochTails;
   std::uint64_t largestGap = 0;                           // frames named by the largest sequence-gap record
   std::map<std::string, std::uint64_t> rejectedByReason;  // frames-rejected records: reason -> frames
   std::map<std::string, std::uint64_t> queued;  // per endpoint: outbox entries the batches name
@@ -72,19 +79,19 @@ ToolRun verifyAudit(const GatewayRun& run);
 
 // After `kills` SIGKILLs of the gateway that wrote `audit` (commit interval
 // `commitIntervalMs`): every frame of `received` (what reached the gateway's ingest
-// broker for it) is judged or named by a sequence gap, never both; nothing judged that
-// was not received, no gap naming a frame the simulator never made (`truth`); and no
-// more frames lost than the documented window (docs/architecture.md, "The ingest loss
-// window"): per kill, one commit interval's frames plus the ingest queue. A vehicle
-// gateway received the whole truth; a relay, the RelayFrames its vehicle sent. Returns a
-// line describing the loss.
-// With EpochTails::Unnameable, frames lost after the last judged or gap-named frame of
-// their (source, boot epoch) may lack a gap record (no later frame can name them; tests
-// whose simulator starts new epochs between kills).
-enum class EpochTails { MustBeNamed, Unnameable };
+// broker for it) is judged, or named by a sequence gap, or lies after the last counter of
+// an epoch-tail record for its source and epoch (the tail of an epoch lost in a kill: no
+// later frame of it can name a gap); judged and named never both, and no frame judged
+// after its epoch's tail record; nothing judged that was not received, no gap naming a
+// frame the simulator never made (`truth`); and no more frames lost than the documented
+// window (docs/architecture.md, "The ingest loss window"): per kill, one commit
+// interval's frames plus the ingest queue. A vehicle gateway received the whole truth; a
+// relay, the RelayFrames its vehicle sent. Returns a line describing the loss.
 std::string expectLossWithinWindowAndAudited(const Truth& truth, const std::set<FrameKey>& received,
-                                             const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs,
-                                             EpochTails epochTails = EpochTails::MustBeNamed);
+                                             const AuditFacts& audit, int kills, std::uint32_t commitIntervalMs);
+// The frames of `frames` an epoch-tail record of their source covers: after its last
+// counter in its epoch, or in an epoch between its epoch and the next one heard.
+std::set<FrameKey> afterEpochTail(const std::set<FrameKey>& frames, const AuditFacts& audit);
 
 // Every frame of `truth` is judged or named by a sequence-gap record, never both, and the
 // frame batches name no frame `truth` lacks (EXPECT_*). Returns the frames not judged.

@@ -64,9 +64,7 @@ TEST(GatewayClockJump, VehicleClockJumpsKeepDecisionsFailClosedAndTheScheduleShu
           auto r = sim.get();
           expectedFrames = r.ok() ? r.value().frames : 0;
         }
-        return s.ingestFrames >= expectedFrames &&
-               std::all_of(s.endpoints.begin(), s.endpoints.end(),
-                           [](const EndpointStatus& e) { return e.pending == 0 && e.inFlight == 0; });
+        return s.ingestFrames >= expectedFrames && s.nothingWaiting();
       },
       120s);
   ASSERT_TRUE(drained.ok()) << drained.error().message;

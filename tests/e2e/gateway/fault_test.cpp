@@ -14,6 +14,9 @@
 //    more are missing than the documented loss window (docs/architecture.md, "The
 //    ingest loss window"); every frame an endpoint received is in a frame batch record,
 //    every entry a batch queued arrived, and `cordon-audit verify` says the log is intact.
+//  - An ECU restart between kills: the tail of the old boot epoch lost in a kill is after
+//    the last counter of its `epoch-tail` record, the head of the new one lost in a kill
+//    is a sequence gap from counter 0.
 //
 // A gateway that loses a frame, uploads one it did not audit, evicts domestic entries
 // first or leaves a gap unaudited fails here; so does an outage that did not happen.
@@ -324,6 +327,101 @@ TEST_F(GatewayFault, KilledTwiceMidRunLosesAtMostTheIngestWindowAndAuditsTheGap)
 
   std::cout << "[ killed   ] " << kKills << " kills (after " << framesAtKill.front() << " and " << framesAtKill.back()
             << " frames of that run); " << loss << "\n";
+}
+
+// Commits every `commitMs` and signs every `signMs` from the next launch on: a long
+// interval keeps what the gateway takes in uncommitted until a kill loses it.
+void setIntervals(GatewayRun& run, std::uint32_t commitMs, std::uint32_t signMs) {
+  run.config()["outbox"].as_object()["commit_interval_ms"] = commitMs;
+  run.config()["audit"].as_object()["sign_interval_ms"] = signMs;
+}
+
+std::uint64_t epochOf(const Truth& truth) { return std::get<1>(*truth.frames.begin()); }
+
+// ECU restarts between kills, staged so that both ends of boot epochs are lost: round 0
+// (epoch E0) is committed whole; round 1 (E1) partly, then a gateway that commits nothing
+// takes its tail and is killed; round 2 (E2) starts while a gateway that commits nothing
+// takes its head and is killed too. The gateway after that hears E2 in the middle. The
+// tail of E1 can only be covered by an epoch-tail record (no later E1 frame names a gap),
+// as can all of E1 for a source whose E1 frames came only after the first kill (E0 to
+// E2); the head of E2 is the gap 0 .. first heard - 1 (docs/audit.md, "Epoch tails").
+TEST_F(GatewayFault, AnEpochTailAndHeadLostInKillsAreNamedByAnEpochTailAndAGap) {
+  GatewayRunOptions options;
+  ASSERT_NO_FATAL_FAILURE(createAndStart(options));
+  GatewayRun& run = *run_;
+  constexpr std::uint32_t kNever = 60'000;  // the longest commit interval the config allows
+
+  // Round 0: every source committed.
+  auto round0 = run.runSim("city-commute", 10, 10);  // long enough for the slowest source
+  ASSERT_TRUE(round0.ok()) << round0.error().message;
+  auto drained = run.waitForDrain(round0.value());
+  ASSERT_TRUE(drained.ok()) << drained.error().message;
+  auto truth0 = readTruth(round0.value().truth);
+  ASSERT_TRUE(truth0.ok()) << truth0.error().message;
+  // Round 1: the first gateway commits some of it.
+  const std::uint64_t before = drained.value().endpoints.front().queued;
+  auto round1 = startSim(run, 8);
+  auto committed = run.waitForStatus(
+      [&](const GatewayStatus& s) { return s.endpoints.front().queued >= before + 50; }, 60s);
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  ASSERT_TRUE(run.killGateway().ok());
+  // The second takes the rest of round 1 and commits none of it.
+  setIntervals(run, kNever, kNever);
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  auto sim1 = round1.get();
+  ASSERT_TRUE(sim1.ok()) << sim1.error().message;
+  auto truth1 = readTruth(sim1.value().truth);
+  ASSERT_TRUE(truth1.ok()) << truth1.error().message;
+  auto tailTaken = run.waitForStatus(
+      [&](const GatewayStatus& s) { return s.timeNs >= truth1.value().lastCaptureNs && s.ingestUncommitted > 0; },
+      60s);
+  ASSERT_TRUE(tailTaken.ok()) << tailTaken.error().message;
+  ASSERT_TRUE(run.killGateway().ok());
+
+  // Round 2 (the ECUs restarted: a new boot epoch): the third gateway takes its head, commits none.
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  auto round2 = startSim(run, 8);
+  auto headTaken =
+      run.waitForStatus([](const GatewayStatus& s) { return s.ingestFrames >= 20 && s.ingestUncommitted > 0; }, 60s);
+  ASSERT_TRUE(headTaken.ok()) << headTaken.error().message;
+  ASSERT_TRUE(run.killGateway().ok());
+  ASSERT_NE(round2.wait_for(0s), std::future_status::ready) << "round 2 ended before the kill";
+  // The last gateway commits as usual and hears round 2 from its middle.
+  setIntervals(run, options.commitIntervalMs, 1000);
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  auto sim2 = round2.get();
+  ASSERT_TRUE(sim2.ok()) << sim2.error().message;
+  auto truth2 = readTruth(sim2.value().truth);
+  ASSERT_TRUE(truth2.ok()) << truth2.error().message;
+  Truth truth = truth0.value();
+  truth.frames.insert(truth1.value().frames.begin(), truth1.value().frames.end());
+  truth.frames.insert(truth2.value().frames.begin(), truth2.value().frames.end());
+  truth.lastCaptureNs = std::max(truth.lastCaptureNs, truth2.value().lastCaptureNs);
+  auto quiet = waitForQuiet(run.gateway(), truth);
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message << "\n" << run.gatewayLog();
+  ASSERT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+
+  auto audit = readAudit(run.dir() / "state/cordon.db");
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  const AuditFacts& facts = audit.value();
+  const std::string loss = expectLossWithinWindowAndAudited(truth, truth.frames, facts, 3, kNever);
+  const std::uint64_t e1 = epochOf(truth1.value()), e2 = epochOf(truth2.value());
+  ASSERT_LT(e1, e2);
+  // The tail of E1: lost, covered by an epoch-tail record, and named by no gap.
+  const auto lost = minus(minus(truth.frames, facts.judged), facts.gapFrames);
+  const auto tails = afterEpochTail(lost, facts);
+  EXPECT_FALSE(tails.empty()) << "no frame of E1 lost after its epoch-tail record; " << loss;
+  EXPECT_TRUE(std::all_of(tails.begin(), tails.end(), [&](const FrameKey& k) { return std::get<1>(k) == e1; }))
+      << sample(tails);
+  // The head of E2: counter 0 of some source named by a gap.
+  const bool headNamed = std::any_of(facts.gapFrames.begin(), facts.gapFrames.end(), [&](const FrameKey& k) {
+    return std::get<1>(k) == e2 && std::get<2>(k) == 0;
+  });
+  EXPECT_TRUE(headNamed) << "no gap names the head of boot epoch " << e2 << "; " << loss;
+  const ToolRun verified = verifyAudit(run);
+  EXPECT_EQ(verified.exit, 0) << verified;
+  std::cout << "[ epochs   ] " << e1 << " -> " << e2 << ": " << tails.size() << " frames of " << e1
+            << "'s tail after its epoch-tail records; " << loss << "\n";
 }
 
 }  // namespace

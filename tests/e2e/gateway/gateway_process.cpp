@@ -69,6 +69,12 @@ const EndpointStatus* GatewayStatus::endpoint(std::string_view name) const {
   return nullptr;
 }
 
+bool GatewayStatus::nothingWaiting() const {
+  return ingestUncommitted == 0 && std::all_of(endpoints.begin(), endpoints.end(), [](const EndpointStatus& e) {
+           return e.pending == 0 && e.inFlight == 0;
+         });
+}
+
 Result<GatewayStatus> parseStatus(std::string_view text) {
   std::string error;
   const auto parsed = parseJsonExact(text, &error);
@@ -96,6 +102,7 @@ Result<GatewayStatus> parseStatus(std::string_view text) {
     s.ingestGaps = uintOf(ingest->as_object(), "gaps", ok);
     s.ingestMissing = uintOf(ingest->as_object(), "missing", ok);
     s.ingestDuplicates = optionalUintOf(ingest->as_object(), "duplicates", ok);
+    s.ingestUncommitted = uintOf(ingest->as_object(), "uncommitted", ok);
   } else {
     ok = false;
   }
@@ -353,9 +360,8 @@ Result<GatewayStatus> GatewayProcess::waitForDrain(std::uint64_t frames, std::ch
   return waitForStatus(
       [&](const GatewayStatus& s) {
         Counters c{s.ingestFrames, s.ingestRejected, {}};
-        bool idle = s.ingestFrames >= frames;
+        const bool idle = s.ingestFrames >= frames && s.nothingWaiting();
         for (const auto& e : s.endpoints) {
-          idle = idle && e.pending == 0 && e.inFlight == 0;
           c.perEndpoint.insert(c.perEndpoint.end(), {e.queued, e.empty, e.acked, e.evicted});
         }
         still = (previous && *previous == c) ? still + 1 : 0;

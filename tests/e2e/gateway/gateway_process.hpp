@@ -54,6 +54,7 @@ struct GatewayStatus {
   std::uint64_t ingestGaps = 0;
   std::uint64_t ingestMissing = 0;
   std::optional<std::uint64_t> ingestDuplicates;  // "ingest.duplicates", when published
+  std::uint64_t ingestUncommitted = 0;            // frames judged, waiting for the next commit
   std::optional<std::uint64_t> relayVehicles;     // a relay's "relay.vehicles"
   std::uint64_t commits = 0;
   std::uint64_t commitFailures = 0;
@@ -61,6 +62,9 @@ struct GatewayStatus {
   std::string text;  // the JSON as published
 
   const EndpointStatus* endpoint(std::string_view name) const;
+  // Nothing waits: no frame for the next commit, and every endpoint has nothing pending or
+  // in flight. A frame taken in but not committed is in no endpoint's pending count yet.
+  bool nothingWaiting() const;
 };
 // Parses the status JSON of the status contract; errors name what is missing.
 Result<GatewayStatus> parseStatus(std::string_view json);

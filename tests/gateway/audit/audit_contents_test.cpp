@@ -28,6 +28,12 @@ TEST_F(AuditLogTest, ContentsHoldWhatTheLogWrote) {
   EXPECT_EQ(c.gaps[0].body.source, "chassis");
   EXPECT_EQ(c.gaps[0].body.firstMissing, 70u);
   EXPECT_EQ(c.gaps[0].body.lastMissing, 72u);
+  ASSERT_EQ(c.epochTails.size(), 1u);
+  EXPECT_EQ(c.epochTails[0].body.vehicle, log_->digest("vehicle", kVin));
+  EXPECT_EQ(c.epochTails[0].body.source, "body");
+  EXPECT_EQ(c.epochTails[0].body.bootEpoch, 1u);
+  EXPECT_EQ(c.epochTails[0].body.lastCounter, 41u);
+  EXPECT_EQ(c.epochTails[0].body.nextEpoch, 2u);
   ASSERT_EQ(c.rejects.size(), 1u);
   EXPECT_EQ(c.rejects[0].body.count, 3u);
   ASSERT_EQ(c.evictions.size(), 1u);
@@ -75,6 +81,11 @@ TEST(AuditFormat, RecordBodiesRoundTrip) {
   const auto g = SequenceGapBody::decode(gap.encode()).value();
   EXPECT_EQ(std::tie(g.vehicle, g.source, g.bootEpoch, g.firstMissing, g.lastMissing),
             std::tie(gap.vehicle, gap.source, gap.bootEpoch, gap.firstMissing, gap.lastMissing));
+  const EpochTailBody tail{Digest{4}, "chassis", 7, 300, 9};
+  const auto t = EpochTailBody::decode(tail.encode()).value();
+  EXPECT_EQ(std::tie(t.vehicle, t.source, t.bootEpoch, t.lastCounter, t.nextEpoch),
+            std::tie(tail.vehicle, tail.source, tail.bootEpoch, tail.lastCounter, tail.nextEpoch));
+  EXPECT_EQ(nameOf(RecordKind::EpochTail), "epoch-tail");
   const EvictedBody ev{1, 5, 100, 140};
   const auto e = EvictedBody::decode(ev.encode()).value();
   EXPECT_EQ(std::tie(e.endpoint, e.count, e.firstOutboxId, e.lastOutboxId),
@@ -90,6 +101,9 @@ TEST(AuditFormat, RecordBodiesRoundTrip) {
   auto truncated = gap.encode();
   truncated.pop_back();
   EXPECT_FALSE(SequenceGapBody::decode(truncated).ok());
+  auto shortTail = tail.encode();
+  shortTail.pop_back();
+  EXPECT_FALSE(EpochTailBody::decode(shortTail).ok());
   auto longer = ev.encode();
   longer.push_back(0);
   EXPECT_FALSE(EvictedBody::decode(longer).ok()) << "trailing bytes";

@@ -36,7 +36,8 @@ class AuditLogTest : public ::testing::Test {
   }
 
   // A realistic run: start, a policy, two endpoints, 20 committed batches of frames
-  // from two ECUs with two patterns, acknowledgements, a gap, a reject, an eviction.
+  // from two ECUs with two patterns, acknowledgements, a gap, a reject, an eviction, an
+  // epoch tail (the body ECU, whose frames were rejected, left boot epoch 1 after counter 41).
   void writeRun() {
     auto tx = storage::Transaction::begin(*db_).value();
     ASSERT_TRUE(log_->started("cordon-gateway test").ok());
@@ -70,6 +71,9 @@ class AuditLogTest : public ::testing::Test {
       }
       if (b == 9) {
         ASSERT_TRUE(log_->framesRejected("body", "malformed", 3, std::vector<std::uint8_t>(40, 9)).ok());
+      }
+      if (b == 11) {
+        ASSERT_TRUE(log_->epochTail(batch.vehicles[0], "body", 1, 41, 2).ok());
       }
       if (b == 15) {
         ASSERT_TRUE(log_->evicted(overseas_, 40, 1, 40).ok());

@@ -85,6 +85,15 @@ TEST_F(AuditReviewCli, ExplainSaysWhenTheFrameIsNotInTheLog) {
                                "telematics", "--seq", "60"});
   EXPECT_EQ(missing.exit, 1) << missing;
   EXPECT_NE(missing.err.find("no frame of vehicle"), std::string::npos) << missing;
+  // Counter 60 lies after the epoch-tail record of telematics' boot epoch 1 (counter 59).
+  EXPECT_NE(missing.err.find("boot epoch 1: after epoch-tail record"), std::string::npos) << missing;
+  EXPECT_NE(missing.err.find("after counter 59 reached the log"), std::string::npos) << missing;
+  // Epoch 2 lies between the record's epochs 1 and 3.
+  const ToolRun between = run({"explain", "--vehicle", kVinA, "--digest-key", log_.digestKey().string(), "--source",
+                               "telematics", "--seq", "3", "--boot-epoch", "2"});
+  EXPECT_EQ(between.exit, 1) << between;
+  EXPECT_NE(between.err.find("boot epochs 2-2: none reached the log"), std::string::npos) << between;
+  EXPECT_EQ(between.err.find("after epoch-tail record"), std::string::npos) << between;
   const ToolRun unknownVehicle = run({"explain", "--vehicle", "LSVAX4E69PN999999", "--digest-key",
                                       log_.digestKey().string(), "--source", "telematics", "--seq", "12"});
   EXPECT_EQ(unknownVehicle.exit, 1) << unknownVehicle;

@@ -5,7 +5,7 @@
 // default policy (policies/cn-auto-2026.json, compiled here into the bundle the tool is
 // given). Two vehicles, two sources, a domestic and an overseas endpoint; frames inside
 // and outside a sensitive area; acknowledgements, a sequence gap, a reject, an
-// eviction, a refused and a reloaded policy. Same bytes on every run.
+// eviction, a refused and a reloaded policy, an epoch tail. Same bytes on every run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -176,6 +176,9 @@ inline void ReviewLog::writeRecords(storage::Database& db, AuditLog& log) {
     // A SIGHUP reload of the same bundle, then a clean stop.
     const auto hash = policy_->policyHash();
     ASSERT_TRUE(log.policyLoaded(policy_->name(), policy_->version(), hash, policy_->validUntil()).ok());
+    // Vehicle A's telematics ECU rebooted: its boot epoch 1 ends at counter 59 as far as the
+    // log knows, and it was heard next in epoch 3 (epoch 2 never reached the gateway).
+    ASSERT_TRUE(log.epochTail(log.digest("vehicle", kVinA), "telematics", 1, 59, 3).ok());
     ASSERT_TRUE(log.stopped().ok());
   });
 }
