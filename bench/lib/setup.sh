@@ -251,10 +251,11 @@ wait_for() {
   return 1
 }
 RUNNING='.state == "running" and .ingest.connected and all(.endpoints[]; .connected)'
-# Drained: every frame taken, decided for every endpoint (queued, empty or held: a frame taken
-# but not yet committed is in none of them, and not in pending either) and acknowledged.
+# Drained: every frame taken and committed (`ingest.uncommitted` 0: a frame judged but not yet
+# committed is in no endpoint's counts), decided for every endpoint (queued, empty or held) and
+# acknowledged.
 drained() {
-  echo ".ingest.frames >= $1 and all(.endpoints[]; .queued + .empty + .held >= $1 and .pending == 0 and .in_flight == 0)"
+  echo ".ingest.frames >= $1 and .ingest.uncommitted == 0 and all(.endpoints[]; .queued + .empty + .held >= $1 and .pending == 0 and .in_flight == 0)"
 }
 
 stop_gateway() {
