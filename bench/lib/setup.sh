@@ -95,6 +95,30 @@ wait_port() {
   say "port $1 did not open"; return 1
 }
 
+# endpoint_conf TLS_PORT PLAIN_PORT EXTRA: an endpoint broker's configuration on stdout.
+endpoint_conf() {
+  cat <<C
+user $me
+sys_interval 1
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_type subscribe
+max_queued_messages 0
+max_queued_bytes 0
+max_inflight_messages 1000
+set_tcp_nodelay true
+listener $1 127.0.0.1
+allow_anonymous true
+cafile $W/certs/ca.pem
+certfile $W/certs/server.pem
+keyfile $W/certs/server.key
+$3
+listener $2 127.0.0.1
+C
+}
+
 # bench_brokers: P_IN, P_DOM, P_OVS (the gateway's listeners), P_DOM_SYS, P_OVS_SYS (plain
 # listeners of the endpoint brokers), PID_INV, PID_DOM, PID_OVS; logs in inv.log etc.
 bench_brokers() {
@@ -125,46 +149,10 @@ persistence false
 C
   # Each endpoint broker: the TLS listener the uploaders use, and a plain one for \$SYS and
   # subscribers. Unlimited queues and a wide window of unacknowledged messages: a subscriber
-  # must neither make the broker drop frames nor hold up the delivery it measures.
-  cat >dom.conf <<C
-user $me
-sys_interval 1
-log_type error
-log_type warning
-log_type notice
-log_type information
-log_type subscribe
-max_queued_messages 0
-max_queued_bytes 0
-max_inflight_messages 1000
-set_tcp_nodelay true
-listener $P_DOM 127.0.0.1
-allow_anonymous true
-cafile $W/certs/ca.pem
-certfile $W/certs/server.pem
-keyfile $W/certs/server.key
-require_certificate true
-listener $P_DOM_SYS 127.0.0.1
-C
-  cat >ovs.conf <<C
-user $me
-sys_interval 1
-log_type error
-log_type warning
-log_type notice
-log_type information
-log_type subscribe
-max_queued_messages 0
-max_queued_bytes 0
-max_inflight_messages 1000
-set_tcp_nodelay true
-listener $P_OVS 127.0.0.1
-allow_anonymous true
-cafile $W/certs/ca.pem
-certfile $W/certs/server.pem
-keyfile $W/certs/server.key
-listener $P_OVS_SYS 127.0.0.1
-C
+  # must neither make the broker drop frames nor hold up the delivery it measures. The
+  # domestic one asks for client certificates (mutual TLS), the overseas one does not.
+  endpoint_conf $P_DOM $P_DOM_SYS "require_certificate true" >dom.conf
+  endpoint_conf $P_OVS $P_OVS_SYS "" >ovs.conf
   for b in inv dom ovs; do
     mosquitto -c $b.conf >$b.log 2>&1 &
     PIDS+=($!)
