@@ -95,8 +95,9 @@ wait_port() {
   say "port $1 did not open"; return 1
 }
 
-# endpoint_conf TLS_PORT PLAIN_PORT EXTRA: an endpoint broker's configuration on stdout.
-endpoint_conf() {
+# broker_conf_head: what every bench broker's configuration starts with ($me: the user it runs
+# as; logs that show connections and subscriptions; $SYS every second).
+broker_conf_head() {
   cat <<C
 user $me
 sys_interval 1
@@ -105,6 +106,13 @@ log_type warning
 log_type notice
 log_type information
 log_type subscribe
+C
+}
+
+# endpoint_conf TLS_PORT PLAIN_PORT EXTRA: an endpoint broker's configuration on stdout.
+endpoint_conf() {
+  broker_conf_head
+  cat <<C
 max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 1000
@@ -131,14 +139,9 @@ print(*[x.getsockname()[1] for x in s])')
   # keep it as whoever runs the bench.
   local me b
   me=$(id -un)
-  cat >inv.conf <<C
-user $me
-sys_interval 1
-log_type error
-log_type warning
-log_type notice
-log_type information
-log_type subscribe
+  {
+    broker_conf_head
+    cat <<C
 listener $P_IN 127.0.0.1
 allow_anonymous true
 max_queued_messages 0
@@ -147,6 +150,7 @@ max_inflight_messages 100
 set_tcp_nodelay true
 persistence false
 C
+  } >inv.conf
   # Each endpoint broker: the TLS listener the uploaders use, and a plain one for \$SYS and
   # subscribers. Unlimited queues and a wide window of unacknowledged messages: a subscriber
   # must neither make the broker drop frames nor hold up the delivery it measures. The
