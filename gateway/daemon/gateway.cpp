@@ -49,6 +49,8 @@ constexpr std::uint64_t kAuditUploadBit = 1ULL << 62;
 constexpr std::size_t kMaxStagedFrames = 4096;
 constexpr std::size_t kMaxStagedBytes = 4u << 20;
 constexpr std::size_t kIngestPerTurn = 256;  // messages per loop turn: timers stay on time
+// The reject reason for a frame of a boot epoch its source already left (sequenceIsNew).
+constexpr std::string_view kClosedEpoch = "boot epoch already closed (older than the source's current one)";
 constexpr auto kDrainTimeout = std::chrono::seconds{10};
 constexpr auto kUplinkPollInterval = std::chrono::milliseconds{50};
 
@@ -265,7 +267,8 @@ struct Gateway::Impl {
   void handleFrame(const IngestMessage& message);
   void handleRelayFrame(const IngestMessage& message);
   void judge(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes, const policy::Environment& env);
-  bool sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t withheldAfter = relay::kNoPreviousCounter);
+  bool sequenceIsNew(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes,
+                     std::uint64_t withheldAfter = relay::kNoPreviousCounter);
   std::size_t vehicleCount() const;
   void handleEvent(const IngestMessage& message);
   void reject(std::string_view source, std::string_view reason, std::span<const std::uint8_t> bytes);
@@ -630,7 +633,7 @@ void Gateway::Impl::handleFrame(const IngestMessage& message) {
     return;
   }
   const wire::SignalFrame& frame = *verified.value();
-  if (!sequenceIsNew(frame)) return;
+  if (!sequenceIsNew(frame, message.payload)) return;
   const std::int64_t capture = frame.capture_time_ns();
   latestNs = std::max(latestNs, capture);
   if (const auto fix = positions->positionIn(frame)) vehicle->onFix(*fix, capture);
@@ -659,7 +662,7 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
     reject(lastLevel(message.topic), "vehicle not in an owned bucket", message.payload);
     return;
   }
-  if (!sequenceIsNew(frame, envelope.value().previousCounter)) return;
+  if (!sequenceIsNew(frame, message.payload, envelope.value().previousCounter)) return;
   latestNs = std::max(latestNs, frame.capture_time_ns());
   // The relay's own clock judges bases and consents at export (relay_context.hpp); a
   // server runs NTP, so it counts as synchronised.
@@ -676,16 +679,20 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
 // more) and, on a vehicle gateway, names counters 0 .. counter - 1 of the new one as a gap
 // (counters start at 0 in every epoch, docs/schemas.md; a relay cannot tell withheld from
 // lost there).
-bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::uint64_t withheldAfter) {
+bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes,
+                                  std::uint64_t withheldAfter) {
   const std::string_view source = frame.source()->string_view();
   const std::uint32_t epoch = frame.sequence()->boot_epoch();
   const std::uint64_t counter = frame.sequence()->counter();
   auto [it, fresh] = sources.try_emplace({std::string(frame.vehicle_id()->string_view()), std::string(source)});
   SourceState& seq = it->second;
-  // A frame of an epoch the source already left comes late (a redelivery): that epoch was
-  // closed by an epoch-tail record, so it is dropped like a repeat.
+  // A frame of an epoch the source already left: a late redelivery, or an ECU whose boot
+  // epoch went back (replaced, or its stored epoch lost). Either way that epoch was closed
+  // by an epoch-tail record, and judging the frame would contradict it; rejecting it
+  // (counted and audited) rather than dropping it as a repeat lets a reviewer see an ECU
+  // that keeps sending from an old epoch.
   if (!fresh && epoch < seq.bootEpoch) {
-    ++duplicates;
+    reject(source, kClosedEpoch, bytes);
     return false;
   }
   if (!fresh && seq.bootEpoch == epoch) {

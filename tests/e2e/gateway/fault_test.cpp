@@ -424,5 +424,46 @@ TEST_F(GatewayFault, AnEpochTailAndHeadLostInKillsAreNamedByAnEpochTailAndAGap) 
             << "'s tail after its epoch-tail records; " << loss << "\n";
 }
 
+// An ECU whose boot epoch goes back (replaced, or its stored epoch lost; here: the
+// simulator's epoch file removed) sends from an epoch the gateway has closed. Its frames
+// are rejected, counted and audited with the reason, never judged (an epoch-tail record
+// said nothing of that epoch follows), and never dropped silently as repeats.
+TEST_F(GatewayFault, FramesOfAClosedBootEpochAreRejectedAndAudited) {
+  GatewayRunOptions options;
+  ASSERT_NO_FATAL_FAILURE(createAndStart(options));
+  GatewayRun& run = *run_;
+  std::vector<Truth> truths;
+  for (const std::uint64_t seed : {11U, 12U, 13U}) {
+    if (seed == 13) fs::remove(run.dir() / "sim" / "boot-epoch");  // the ECUs forget their epoch
+    auto sim = run.runSim("city-commute", 3, seed);
+    ASSERT_TRUE(sim.ok()) << sim.error().message;
+    auto truth = readTruth(sim.value().truth);
+    ASSERT_TRUE(truth.ok()) << truth.error().message;
+    truths.push_back(truth.value());
+    if (seed == 13) break;
+    auto drained = run.waitForDrain(sim.value());
+    ASSERT_TRUE(drained.ok()) << drained.error().message;
+  }
+  ASSERT_EQ(epochOf(truths[0]), epochOf(truths[2])) << "the third round should reuse the first round's epoch";
+  ASSERT_LT(epochOf(truths[2]), epochOf(truths[1]));
+  const std::uint64_t old = truths[2].frames.size();
+  auto rejected = run.waitForStatus(
+      [&](const GatewayStatus& s) { return s.ingestRejected >= old && s.nothingWaiting(); }, 60s);
+  ASSERT_TRUE(rejected.ok()) << rejected.error().message << "\n" << run.gatewayLog();
+  EXPECT_EQ(rejected.value().ingestRejected, old);
+  ASSERT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+
+  auto audit = readAudit(run.dir() / "state/cordon.db");
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  const AuditFacts& facts = audit.value();
+  const auto closed = facts.rejectedByReason.find("boot epoch already closed (older than the source's current one)");
+  ASSERT_NE(closed, facts.rejectedByReason.end()) << "no frames-rejected record names the closed epoch";
+  EXPECT_EQ(closed->second, old);
+  EXPECT_EQ(facts.judged.size(), truths[0].frames.size() + truths[1].frames.size())
+      << "frames of the closed epoch were judged";
+  const ToolRun verified = verifyAudit(run);
+  EXPECT_EQ(verified.exit, 0) << verified;
+}
+
 }  // namespace
 }  // namespace cordon::test::e2e
