@@ -481,12 +481,13 @@ void Gateway::Impl::rewindToCommittedSequences() {
     const auto committed = sources.find(key);
     if (committed != sources.end() && committed->second.bootEpoch == seq.bootEpoch) continue;
     const audit::Digest vehicleDigest = auditLog->digest("vehicle", key.first);
-    std::uint64_t first = seq.firstInEpoch;
     if (committed != sources.end() && committed->second.bootEpoch < seq.bootEpoch) {
       epochTails.push_back({vehicleDigest, key.second, committed->second.bootEpoch, committed->second.lastCounter,
                             seq.bootEpoch});
-      if (!isRelay()) first = 0;  // the head of the new epoch was lost too (sequenceIsNew)
     }
+    // An epoch (or source) the log does not know: on a vehicle gateway its head was lost
+    // too, as sequenceIsNew names it.
+    const std::uint64_t first = isRelay() ? seq.firstInEpoch : 0;
     gaps.push_back({vehicleDigest, key.second, seq.bootEpoch, first, seq.lastCounter});
     ++gapCount;
     missing += seq.lastCounter - first + 1;
@@ -674,11 +675,11 @@ void Gateway::Impl::handleRelayFrame(const IngestMessage& message) {
 // Sequence, per vehicle and source: a repeat of a committed frame (at-least-once delivery)
 // is dropped; a jump is an audited gap. False for a repeat. `withheldAfter` (a relay: the
 // RelayFrame's previous_counter, or kNoPreviousCounter): the sender withheld the counters after it,
-// so only the jump up to it is a loss. An older boot epoch is a late repeat. A newer one
-// closes the one before with an epoch-tail record (no later frame of it can show a gap any
-// more) and, on a vehicle gateway, names counters 0 .. counter - 1 of the new one as a gap
-// (counters start at 0 in every epoch, docs/schemas.md; a relay cannot tell withheld from
-// lost there).
+// so only the jump up to it is a loss. An older boot epoch is rejected (closed). A newer
+// one closes the one before with an epoch-tail record (no later frame of it can show a gap
+// any more). A newer epoch, or a source the log has never committed, first heard past
+// counter 0 names counters 0 .. counter - 1 as a gap on a vehicle gateway (counters start
+// at 0 in every epoch, docs/schemas.md; a relay cannot tell withheld from lost there).
 bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::span<const std::uint8_t> bytes,
                                   std::uint64_t withheldAfter) {
   const std::string_view source = frame.source()->string_view();
@@ -714,9 +715,10 @@ bool Gateway::Impl::sequenceIsNew(const wire::SignalFrame& frame, std::span<cons
                               std::to_string(lostThrough - seq.lastCounter) + " frame(s) missing before " +
                               std::to_string(lostThrough + 1));
     }
-  } else if (!fresh && seq.bootEpoch < epoch) {
+  } else {
+    // A newer epoch, or a source the log does not know yet.
     const audit::Digest vehicleDigest = auditLog->digest("vehicle", frame.vehicle_id()->string_view());
-    epochTails.push_back({vehicleDigest, std::string(source), seq.bootEpoch, seq.lastCounter, epoch});
+    if (!fresh) epochTails.push_back({vehicleDigest, std::string(source), seq.bootEpoch, seq.lastCounter, epoch});
     if (!isRelay() && counter > 0) {
       gaps.push_back({vehicleDigest, std::string(source), epoch, 0, counter - 1});
       ++gapCount;

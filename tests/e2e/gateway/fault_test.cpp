@@ -424,6 +424,46 @@ TEST_F(GatewayFault, AnEpochTailAndHeadLostInKillsAreNamedByAnEpochTailAndAGap) 
             << "'s tail after its epoch-tail records; " << loss << "\n";
 }
 
+// A source the log has never committed, whose first frames a gateway took and lost in a
+// kill: the next gateway hears it from the middle of its first epoch, and names counters
+// 0 .. first heard - 1 as a gap (counters start at 0; seen in CI with a random seed).
+TEST_F(GatewayFault, ASourceFirstHeardBeforeAKillIsNamedFromCounterZero) {
+  GatewayRunOptions options;
+  ASSERT_NO_FATAL_FAILURE(createAndStart(options));
+  GatewayRun& run = *run_;
+  constexpr std::uint32_t kNever = 60'000;
+  ASSERT_TRUE(run.killGateway().ok());
+  setIntervals(run, kNever, kNever);  // takes the first frames of every source, commits none
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  auto round = startSim(run, 8);
+  auto headTaken =
+      run.waitForStatus([](const GatewayStatus& s) { return s.ingestFrames >= 20 && s.ingestUncommitted > 0; }, 60s);
+  ASSERT_TRUE(headTaken.ok()) << headTaken.error().message;
+  ASSERT_TRUE(run.killGateway().ok());
+  ASSERT_NE(round.wait_for(0s), std::future_status::ready) << "the round ended before the kill";
+  setIntervals(run, options.commitIntervalMs, 1000);
+  ASSERT_TRUE(run.startGateway().ok()) << run.gatewayLog();
+  auto sim = round.get();
+  ASSERT_TRUE(sim.ok()) << sim.error().message;
+  auto truth = readTruth(sim.value().truth);
+  ASSERT_TRUE(truth.ok()) << truth.error().message;
+  auto quiet = waitForQuiet(run.gateway(), truth.value());
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message << "\n" << run.gatewayLog();
+  ASSERT_EQ(run.stopGateway(), 0) << run.gatewayLog();
+
+  auto audit = readAudit(run.dir() / "state/cordon.db");
+  ASSERT_TRUE(audit.ok()) << audit.error().message;
+  const AuditFacts& facts = audit.value();
+  const std::string loss = expectLossWithinWindowAndAudited(truth.value(), truth.value().frames, facts, 2, kNever);
+  const bool headNamed = std::any_of(facts.gapFrames.begin(), facts.gapFrames.end(),
+                                     [](const FrameKey& k) { return std::get<2>(k) == 0; });
+  EXPECT_TRUE(headNamed) << "no gap names counter 0 of any source; " << loss;
+  EXPECT_TRUE(facts.epochTails.empty()) << "no epoch was closed";
+  const ToolRun verified = verifyAudit(run);
+  EXPECT_EQ(verified.exit, 0) << verified;
+  std::cout << "[ first    ] " << loss << "\n";
+}
+
 // An ECU whose boot epoch goes back (replaced, or its stored epoch lost; here: the
 // simulator's epoch file removed) sends from an epoch the gateway has closed. Its frames
 // are rejected, counted and audited with the reason, never judged (an epoch-tail record
