@@ -464,7 +464,9 @@ TEST_F(PublishE2eTest, ConnectingToADeadBrokerFailsWithinTheDeadline) {
 
   const auto start = std::chrono::steady_clock::now();
   const auto connected = publisher->connect(start + 3s);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  // Not a timing figure: a connect that ignored its 3 s deadline would wait for Paho's own
+  // 30 s connect timeout. 20 s leaves a loaded machine room (5 s was once missed by 0.1 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
   ASSERT_FALSE(connected);
   EXPECT_NE(connected.message().find(broker_->uri()), std::string::npos) << connected.message();
 
